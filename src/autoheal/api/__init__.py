@@ -1,0 +1,1 @@
+"""Thin HTTP layer over the service."""

@@ -1,0 +1,98 @@
+"""The `autoheal` command: `serve` runs the service, `config` prints the effective settings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from autoheal import __version__
+from autoheal.config import ConfigError, load_settings
+from autoheal.docker.adapter import api_version
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def default_data_dir(environ: Mapping[str, str]) -> str:
+    """/data in the container image, else the per-user data directory."""
+    if Path("/.dockerenv").exists() and Path("/data").is_dir():
+        return "/data"
+    base = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(base) / "autoheal")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 65535")
+    return value
+
+
+def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+    env = environ.get
+    parser = argparse.ArgumentParser(prog="autoheal", description="Keeps Docker containers alive.")
+    parser.add_argument("--version", action="version", version=f"autoheal {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (("serve", "run the service"), ("config", "print the effective configuration and exit")):
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument("--config", default=env("AUTOHEAL_CONFIG") or None, help="JSON settings file [AUTOHEAL_CONFIG]")
+        if name == "serve":
+            cmd.add_argument("--host", default=env("AUTOHEAL_HOST") or "127.0.0.1", help="address of the web UI/API [AUTOHEAL_HOST, 127.0.0.1]")
+            cmd.add_argument("--port", type=_port, default=env("AUTOHEAL_PORT") or "8080", help="port of the web UI/API [AUTOHEAL_PORT, 8080]")
+            cmd.add_argument("--metrics-port", type=_port, default=env("AUTOHEAL_METRICS_PORT") or "9090", help="separate Prometheus port, 0 to disable [AUTOHEAL_METRICS_PORT, 9090]")
+            cmd.add_argument("--data-dir", default=env("AUTOHEAL_DATA_DIR") or default_data_dir(environ), help="state directory [AUTOHEAL_DATA_DIR]")
+            cmd.add_argument("--log-level", choices=LOG_LEVELS, default=(env("AUTOHEAL_LOG_LEVEL") or "info").lower(), help="[AUTOHEAL_LOG_LEVEL, info]")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    environ = os.environ if environ is None else environ
+    parser = build_parser(environ)
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(Path(args.config) if args.config else None, environ)
+        api_version(environ)
+    except (ConfigError, ValueError) as exc:
+        print(f"autoheal: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "config":
+        print(json.dumps(settings.model_dump(mode="json"), indent=2))
+        return 0
+    return serve(args, settings, environ)
+
+
+def serve(args: argparse.Namespace, settings, environ: Mapping[str, str]) -> int:
+    import uvicorn
+
+    from autoheal.api.app import create_app
+    from autoheal.engine.service import Service
+
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    data_dir = Path(args.data_dir)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"autoheal: cannot create data directory {data_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    logging.getLogger("autoheal").info(
+        "data directory %s (this version keeps its state in memory; see the README)", data_dir
+    )
+    service = Service(settings, environ)
+    app = create_app(service, metrics_host=args.host, metrics_port=args.metrics_port)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False, timeout_graceful_shutdown=5)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,296 @@
+"""The one adapter that talks to the Docker engine, through aiodocker."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiodocker
+import aiohttp
+
+from autoheal.docker.errors import ActionFailed, ContainerGone, EngineUnavailable
+from autoheal.domain.models import Container, DockerEvent
+
+log = logging.getLogger(__name__)
+
+# The container events autoheal acts on; everything else (exec_*, attach, …) is filtered by the engine.
+WATCHED_ACTIONS = (
+    "create", "start", "restart", "die", "oom", "kill", "stop",
+    "pause", "unpause", "destroy", "rename", "health_status",
+)
+_DEFAULT_SOCKETS = ("/var/run/docker.sock", "/run/podman/podman.sock")
+_REQUEST_TIMEOUT_SECONDS = 30
+_HEALTH_IN_STATUS = re.compile(r"\((healthy|unhealthy|health: starting)\)")
+_EXIT_IN_STATUS = re.compile(r"^Exited \((-?\d+)\)")
+_API_VERSION = re.compile(r"^v?\d+\.\d+$")
+
+
+def resolve_host(environ: Mapping[str, str]) -> str:
+    """DOCKER_HOST, else DOCKER_SOCK (the classic tool's), else the usual socket paths."""
+    host = environ.get("DOCKER_HOST", "").strip()
+    if host:
+        return host
+    sock = environ.get("DOCKER_SOCK", "").strip()
+    if sock:
+        return sock if "://" in sock else "unix://" + sock
+    candidates = list(_DEFAULT_SOCKETS)
+    runtime = environ.get("XDG_RUNTIME_DIR", "").strip()
+    if runtime:
+        candidates[1:1] = [f"{runtime}/docker.sock", f"{runtime}/podman/podman.sock"]
+    for path in candidates:
+        if Path(path).is_socket():
+            return "unix://" + path
+    return "unix://" + _DEFAULT_SOCKETS[0]
+
+
+def check_socket(host: str) -> str | None:
+    """A clear sentence when a unix socket is missing or not usable, else None."""
+    if not host.startswith("unix://"):
+        return None
+    path = Path(host[len("unix://"):])
+    if not path.exists():
+        return (
+            f"Docker socket {path} does not exist: is the engine running, and is the socket mounted "
+            "(-v /var/run/docker.sock:/var/run/docker.sock)? Set DOCKER_HOST or DOCKER_SOCK to use another one."
+        )
+    if not path.is_socket():
+        return f"{path} exists but is not a socket; set DOCKER_HOST or DOCKER_SOCK to the engine's socket"
+    if not os.access(path, os.R_OK | os.W_OK):
+        return (
+            f"permission denied on Docker socket {path}: run autoheal as a user in the socket's group "
+            f"(gid {path.stat().st_gid}), and do not mount it read-only"
+        )
+    return None
+
+
+def api_version(environ: Mapping[str, str]) -> str:
+    """DOCKER_API_VERSION if set (e.g. 1.41), else negotiate with the engine."""
+    raw = environ.get("DOCKER_API_VERSION", "").strip()
+    if not raw:
+        return "auto"
+    if not _API_VERSION.match(raw):
+        raise ValueError(f"DOCKER_API_VERSION={raw!r} is not a version like 1.41")
+    return raw if raw.startswith("v") else "v" + raw
+
+
+def parse_time(value: str | None) -> float | None:
+    """Engine RFC 3339 timestamps (nanoseconds, Z) as epoch seconds; the zero time is None."""
+    if not value or value.startswith("0001-"):
+        return None
+    text = value.rstrip("Z")
+    if "." in text:
+        head, frac = text.split(".", 1)
+        text = f"{head}.{frac[:6]}"
+    try:
+        return datetime.fromisoformat(text + "+00:00").timestamp()
+    except ValueError:
+        return None
+
+
+def container_from_listing(raw: Mapping[str, Any]) -> Container:
+    """A Container from one entry of GET /containers/json (no exit detail)."""
+    status_text = raw.get("Status") or ""
+    health_match = _HEALTH_IN_STATUS.search(status_text)
+    health = None
+    if health_match:
+        health = "starting" if health_match.group(1).startswith("health") else health_match.group(1)
+    exit_match = _EXIT_IN_STATUS.match(status_text)
+    names = raw.get("Names") or ["/" + raw["Id"][:12]]
+    return Container(
+        id=raw["Id"],
+        name=names[0].lstrip("/"),
+        image=raw.get("Image") or "",
+        labels=raw.get("Labels") or {},
+        status=raw.get("State") or "unknown",
+        health=health,
+        exit_code=int(exit_match.group(1)) if exit_match else None,
+        network_mode=(raw.get("HostConfig") or {}).get("NetworkMode") or "",
+        has_healthcheck=health is not None,
+        detailed=False,
+    )
+
+
+def container_from_inspect(raw: Mapping[str, Any]) -> Container:
+    """A Container from GET /containers/{id}/json."""
+    config = raw.get("Config") or {}
+    state = raw.get("State") or {}
+    host = raw.get("HostConfig") or {}
+    healthcheck = config.get("Healthcheck") or {}
+    test = healthcheck.get("Test") or []
+    health = (state.get("Health") or {}).get("Status") or None
+    return Container(
+        id=raw["Id"],
+        name=(raw.get("Name") or raw["Id"][:12]).lstrip("/"),
+        image=config.get("Image") or "",
+        labels=config.get("Labels") or {},
+        status=state.get("Status") or "unknown",
+        health=health if health in ("healthy", "unhealthy", "starting") else None,
+        exit_code=state.get("ExitCode"),
+        oom_killed=bool(state.get("OOMKilled")),
+        started_at=parse_time(state.get("StartedAt")),
+        finished_at=parse_time(state.get("FinishedAt")),
+        restart_policy=((host.get("RestartPolicy") or {}).get("Name") or "no"),
+        stop_timeout_seconds=config.get("StopTimeout"),
+        has_healthcheck=bool(test) and test[0] != "NONE",
+        network_mode=host.get("NetworkMode") or "",
+        detailed=True,
+    )
+
+
+def event_from_raw(raw: Mapping[str, Any]) -> DockerEvent | None:
+    """A typed event from one JSON object of the event stream; None if not a container event."""
+    if raw.get("Type", "container") != "container":
+        return None
+    actor = raw.get("Actor") or {}
+    attributes = {str(k): str(v) for k, v in (actor.get("Attributes") or {}).items()}
+    action = str(raw.get("Action") or raw.get("status") or "")
+    health = None
+    if action.startswith("health_status"):
+        health = action.partition(":")[2].strip() or None
+        action = "health_status"
+    cid = actor.get("ID") or raw.get("id")
+    if not cid or not action:
+        return None
+    time_nano = raw.get("timeNano")
+    when = int(time_nano) / 1e9 if time_nano else float(raw.get("time") or 0)
+    exit_code = attributes.get("exitCode")
+    signal = attributes.get("signal")
+    return DockerEvent(
+        action=action,
+        container_id=str(cid),
+        name=attributes.get("name", ""),
+        time=when,
+        attributes=attributes,
+        health=health,
+        exit_code=int(exit_code) if exit_code and exit_code.lstrip("-").isdigit() else None,
+        signal=int(signal) if signal and signal.isdigit() else None,
+    )
+
+
+class DockerAdapter:
+    """Engine access for the service: listing, inspecting, events, restart and start."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        environ = os.environ if environ is None else environ
+        self.host = resolve_host(environ)
+        self._api_version = api_version(environ)
+        self._docker: aiodocker.Docker | None = None
+        self.calls = 0  # engine API calls made, for benchmarks and the status page
+
+    @property
+    def api_version(self) -> str:
+        return self._docker.api_version if self._docker else self._api_version
+
+    def _client(self) -> aiodocker.Docker:
+        if self._docker is None:
+            self._docker = aiodocker.Docker(
+                url=self.host,
+                api_version=self._api_version,
+                timeout=aiohttp.ClientTimeout(total=_REQUEST_TIMEOUT_SECONDS),
+            )
+        return self._docker
+
+    async def close(self) -> None:
+        if self._docker is not None:
+            docker, self._docker = self._docker, None
+            await docker.close()
+
+    async def _reset(self) -> None:
+        """Forget the connection (and the negotiated version) after an engine failure."""
+        await self.close()
+
+    async def connect(self) -> dict[str, Any]:
+        """Check the socket, negotiate the API version, and return the engine's version info."""
+        problem = check_socket(self.host)
+        if problem:
+            raise EngineUnavailable(problem)
+        try:
+            self.calls += 1
+            version = await self._client().version()
+            self.calls += 1
+            await self._client()._check_version()  # noqa: SLF001 - negotiates the API version
+        except aiodocker.DockerError as exc:
+            await self._reset()
+            raise EngineUnavailable(f"Docker engine at {self.host} is not usable: {exc.message}") from None
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            await self._reset()
+            raise EngineUnavailable(f"Docker engine at {self.host} did not answer: {exc!r}") from None
+        return version
+
+    async def list_containers(self) -> list[Container]:
+        """All containers, running or not, from one listing call."""
+        raw = await self._call(self._client().containers.list(all=True))
+        return [container_from_listing(c._container) for c in raw]  # noqa: SLF001
+
+    async def inspect(self, container_id: str) -> Container:
+        """Full detail of one container; ContainerGone if it no longer exists."""
+        raw = await self._call(self._client().containers.container(container_id).show(), container_id)
+        return container_from_inspect(raw)
+
+    async def restart(self, container_id: str, stop_timeout_seconds: int) -> None:
+        """Restart with this stop timeout; the request itself may take longer than it."""
+        timeout = aiohttp.ClientTimeout(total=stop_timeout_seconds + _REQUEST_TIMEOUT_SECONDS)
+        container = self._client().containers.container(container_id)
+        await self._call(container.restart(t=stop_timeout_seconds, timeout=timeout), container_id, action=True)
+
+    async def start(self, container_id: str) -> None:
+        """Start an exited container."""
+        container = self._client().containers.container(container_id)
+        await self._call(container.start(), container_id, action=True)
+
+    async def events(
+        self, since: float | None = None, on_open: Callable[[], None] | None = None
+    ) -> AsyncIterator[DockerEvent]:
+        """Container events as they happen; ends (raising EngineUnavailable) when the stream drops."""
+        params: dict[str, str] = {"filters": json.dumps({"type": ["container"], "event": list(WATCHED_ACTIONS)})}
+        if since is not None:
+            params["since"] = f"{since:.9f}"
+        no_timeout = aiohttp.ClientTimeout(total=None, sock_read=None, sock_connect=_REQUEST_TIMEOUT_SECONDS)
+        try:
+            self.calls += 1
+            async with self._client()._query("events", params=params, timeout=no_timeout) as response:  # noqa: SLF001
+                if on_open is not None:
+                    on_open()
+                async for line in response.content:
+                    if not line.strip():
+                        continue
+                    try:
+                        event = event_from_raw(json.loads(line))
+                    except (ValueError, KeyError, TypeError) as exc:
+                        log.warning("skipping an unreadable engine event: %s", exc)
+                        continue
+                    if event is not None:
+                        yield event
+        except aiodocker.DockerError as exc:
+            raise EngineUnavailable(f"event stream refused: {exc.message}") from None
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            await self._reset()
+            raise EngineUnavailable(f"event stream lost: {exc!r}") from None
+        raise EngineUnavailable("event stream ended")
+
+    async def _call(self, awaitable, container_id: str | None = None, *, action: bool = False):
+        self.calls += 1
+        try:
+            return await awaitable
+        except aiodocker.DockerError as exc:
+            if exc.status == 404 and container_id:
+                raise ContainerGone(container_id) from None
+            if exc.status == 900:
+                await self._reset()
+                raise EngineUnavailable(exc.message) from None
+            if action:
+                raise ActionFailed(exc.message) from None
+            raise EngineUnavailable(f"engine error {exc.status}: {exc.message}") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            await self._reset()
+            raise EngineUnavailable(f"engine did not answer: {exc!r}") from None
+        except TimeoutError:
+            if action:
+                raise ActionFailed("the engine did not answer in time") from None
+            raise EngineUnavailable("the engine did not answer in time") from None

@@ -1,0 +1,1 @@
+"""Pure healing logic: models, selection, classification and the restart policy."""

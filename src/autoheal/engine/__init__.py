@@ -1,0 +1,1 @@
+"""The running service: watcher, healer, action gate, event records and supervision."""

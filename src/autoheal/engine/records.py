@@ -1,0 +1,55 @@
+"""Event records: every decision and action autoheal takes, kept in a bounded log."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Any
+
+log = logging.getLogger("autoheal.events")
+
+
+@dataclass(frozen=True)
+class Record:
+    """One decision or action: what, to which container, why, and how it went."""
+
+    time: float
+    kind: str  # restart, restart_failed, scheduled, quarantine, unquarantine, skipped, cancelled, manual_stop, engine
+    reason: str
+    container_id: str = ""
+    container_name: str = ""
+    cause: str = ""  # crash, oom, unhealthy
+    exit_code: int | None = None
+    attempt: int | None = None
+    delay_seconds: float | None = None
+    window_count: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class EventLog:
+    """The newest records in memory, newest last; also written to the log."""
+
+    def __init__(self, maxlen: int = 5000) -> None:
+        self._records: deque[Record] = deque(maxlen=maxlen)
+
+    def add(self, record: Record) -> None:
+        self._records.append(record)
+        level = logging.WARNING if record.kind in ("restart_failed", "quarantine", "engine") else logging.INFO
+        who = f"{record.container_name or record.container_id[:12]}: " if record.container_id else ""
+        log.log(level, "%s%s: %s", who, record.kind, record.reason)
+
+    def recent(self, limit: int = 50, container_id: str | None = None, kind: str | None = None) -> list[Record]:
+        """Newest first."""
+        out = []
+        for record in reversed(self._records):
+            if container_id and record.container_id != container_id:
+                continue
+            if kind and record.kind != kind:
+                continue
+            out.append(record)
+            if len(out) >= limit:
+                break
+        return out
