@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -90,8 +91,18 @@ def serve(args: argparse.Namespace, settings, environ: Mapping[str, str]) -> int
     )
     service = Service(settings, environ)
     app = create_app(service, metrics_host=args.host, metrics_port=args.metrics_port)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False, timeout_graceful_shutdown=5)
+    # uvicorn shuts down gracefully, then re-raises the signal to the handler it found: make
+    # that a clean exit, so `docker stop` and systemd see success.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False, timeout_graceful_shutdown=5)
+    except KeyboardInterrupt:
+        return 130
     return 0
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 if __name__ == "__main__":
