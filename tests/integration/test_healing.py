@@ -32,7 +32,10 @@ async def test_it_restarts_an_unhealthy_container(containers, start_autoheal):
     assert record.attempt == 1
     assert started_at(name) != before
     await wait_for(lambda: inspect(name)["State"]["Health"]["Status"] == "healthy", "healthy again after restart")
+    await ah.settle()
     assert ah.records(name, "restart_failed") == []
+    assert ah.records(name, "manual_stop") == []  # autoheal's own kill is not a manual stop
+    assert not ah.healer.state(containers.id(name)).manual_stop
 
 
 async def test_it_starts_a_crashed_container(containers, start_autoheal):
@@ -166,3 +169,32 @@ async def test_it_heals_an_exit_that_happened_while_it_was_not_running(container
     [manual] = await ah.wait_record(stopped, "manual_stop")
     assert "unobserved exit" in manual.reason
     assert ah.records(stopped, "restart") == []
+
+
+async def test_an_oom_killed_container_is_healed_as_oom(containers, start_autoheal):
+    ah = await start_autoheal()
+    # Blows its 8 MiB limit on the first run only.
+    script = "if [ -f /tmp/ran ]; then exec sleep 100000; fi; touch /tmp/ran; x=aaaaaaaa; while true; do x=$x$x; done"
+    name = containers.run(script, options=("--memory", "8m", "--memory-swap", "8m"))
+
+    [record] = await ah.wait_record(name, "restart")
+    assert record.cause == "oom"
+    assert record.exit_code == 137  # a SIGKILL exit, yet not taken for a manual kill
+    await wait_for(lambda: inspect(name)["State"]["Running"], "running again")
+
+
+async def test_a_storm_never_runs_more_than_max_parallel_restarts(containers, start_autoheal):
+    ah = await start_autoheal({"restart": {"max_parallel": 2, "stop_timeout_seconds": 1}})
+    # sleep as PID 1 ignores SIGTERM, so each restart takes the whole stop timeout.
+    names = [containers.run(HEALTHY_WHILE_OK, health=HEALTH_CMD) for _ in range(6)]
+    for name in names:
+        await wait_for(lambda name=name: inspect(name)["State"]["Health"]["Status"] == "healthy", "healthy")
+
+    for name in names:
+        docker("exec", name, "rm", "/tmp/ok")
+
+    for name in names:
+        await ah.wait_record(name, "restart")
+    assert ah.healer.gate.peak_in_flight == 2
+    held = ah.service.metrics.held.labels("max_parallel")._value.get()
+    assert held >= 1
