@@ -30,11 +30,16 @@ class ExitMemory:
     oom: bool = False
 
 
+def _docker_owned(container: Container) -> bool:
+    """The engine handles this container's exits: its own restart policy, or State.Restarting."""
+    return container.docker_owned or container.status == "restarting"
+
+
 def classify_die(container: Container, exit_code: int | None, memory: ExitMemory) -> ExitClass:
     """Classify a `die` event seen live on the event stream."""
     if memory.foreign_kill:
         return ExitClass.MANUAL
-    if container.docker_owned:
+    if _docker_owned(container):
         return ExitClass.DOCKER_OWNED
     if memory.oom or container.oom_killed:
         return ExitClass.OOM
@@ -45,7 +50,7 @@ def classify_die(container: Container, exit_code: int | None, memory: ExitMemory
 
 def classify_unobserved(container: Container) -> ExitClass:
     """Classify an exit that only a reconcile pass saw (autoheal was not watching)."""
-    if container.docker_owned:
+    if _docker_owned(container):
         return ExitClass.DOCKER_OWNED
     if container.oom_killed:
         return ExitClass.OOM

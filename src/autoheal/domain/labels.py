@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from pydantic import ValidationError
+
 from autoheal.config import Mode, RestartSettings
 
 TRUE_VALUES = frozenset({"true", "1", "yes", "on"})
@@ -41,6 +43,7 @@ class Overrides:
 
     restart: RestartSettings
     problems: tuple[str, ...] = ()  # labels that were ignored, and why
+    applied: frozenset[str] = frozenset()  # labels that took effect
 
 
 def _parse(field: str, raw: str) -> object:
@@ -63,6 +66,15 @@ def _parse(field: str, raw: str) -> object:
     return value
 
 
+def _within_bounds(base: RestartSettings, field: str, value: object) -> object:
+    """A label obeys the same bounds as the global setting (model_copy does not validate)."""
+    try:
+        base.model_validate({**base.model_dump(), field: value})
+    except ValidationError as exc:
+        raise ValueError(exc.errors()[0]["msg"].lower()) from None
+    return value
+
+
 def apply_overrides(base: RestartSettings, labels: Mapping[str, str]) -> Overrides:
     """Per-container restart settings; a bad label is ignored and reported, never fatal."""
     changes: dict[str, object] = {}
@@ -75,11 +87,12 @@ def apply_overrides(base: RestartSettings, labels: Mapping[str, str]) -> Overrid
             problems.append(f"{label}: value too long, ignored")
             continue
         try:
-            changes[field] = _parse(field, raw)
-        except ValueError as exc:
+            changes[field] = _within_bounds(base, field, _parse(field, raw))
+        except (ValueError, OverflowError) as exc:  # OverflowError: int(float("inf"))
             problems.append(f"{label}={raw[:64]!r}: {exc}, ignored")
     restart = base.model_copy(update=changes) if changes else base
-    return Overrides(restart=restart, problems=tuple(problems))
+    applied = frozenset(label for label, field in OVERRIDE_LABELS.items() if field in changes)
+    return Overrides(restart=restart, problems=tuple(problems), applied=applied)
 
 
 def stop_timeout(restart: RestartSettings, container_stop_timeout: int | None, labelled: bool) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -164,7 +165,11 @@ def backoff_seconds(attempt: int, restart: RestartSettings, rand: Callable[[], f
     b = restart.backoff
     if attempt <= 1 or not b.enabled:
         return 0.0
-    raw = min(b.max_seconds, b.initial_seconds * b.multiplier ** (attempt - 2))
+    try:
+        grown = b.initial_seconds * b.multiplier ** (attempt - 2)
+    except OverflowError:  # a long failure streak: multiplier**k leaves the float range, the cap holds
+        grown = math.inf if b.initial_seconds > 0 else 0.0
+    raw = min(b.max_seconds, grown)
     if b.jitter:
         # Equal jitter: a random point in [raw/2, raw].
         return raw / 2 + rand() * raw / 2
@@ -211,6 +216,8 @@ def _on_failure(
     if state.paused:
         return state, Ignore("paused")
     if not mode_covers(restart.mode, kind):
+        if kind is FailureKind.UNHEALTHY:  # not acted on, but not stable either: no reset
+            state = replace(state, stable_since=None)
         return state, Ignore(f"restart mode {restart.mode.value} does not act on {kind.value}")
     if state.pending_at is not None:
         return state, Ignore("a restart is already scheduled")
