@@ -107,3 +107,24 @@ def test_a_bad_config_file_is_refused_with_the_field_named(tmp_path):
     )
     assert proc.returncode == 2
     assert "restart.cooldown_seconds" in proc.stderr
+
+
+async def test_docker_api_version_pins_the_api_version(serve, containers, label_key):
+    served = serve(AUTOHEAL_CONTAINER_LABEL=label_key, DOCKER_API_VERSION="1.40")
+    await wait_for(lambda: get(served.url + "/health")[0] == 200, "serve healthy")
+    assert json.loads(get(served.url + "/health")[1])["engine"]["api_version"] == "1.40"
+    name = containers.run(CRASH_ONCE)
+    await wait_for(lambda: restarts(get(served.metrics_url)[1], "crash") == 1.0, "healed through API 1.40")
+    assert inspect(name)["State"]["Running"]
+
+
+def test_a_malformed_docker_api_version_is_refused():
+    proc = subprocess.run(
+        [sys.executable, "-m", "autoheal", "serve"],
+        env={**os.environ, "DOCKER_API_VERSION": "latest"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "DOCKER_API_VERSION='latest'" in proc.stderr
