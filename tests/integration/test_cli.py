@@ -14,11 +14,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.conftest import inspect, wait_for
+from tests.integration.support import CRASH_ONCE, inspect, wait_for
 
 pytestmark = pytest.mark.integration
-
-CRASH_ONCE = "if [ -f /tmp/crashed ]; then exec sleep 100000; fi; touch /tmp/crashed; sleep 1; exit 3"
 
 
 def free_port() -> int:
@@ -51,7 +49,16 @@ def serve(tmp_path) -> Iterator:
     def start(**env: str) -> Served:
         port, metrics_port = free_port(), free_port()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "autoheal", "serve", "--port", str(port), "--metrics-port", str(metrics_port)],
+            [
+                sys.executable,
+                "-m",
+                "autoheal",
+                "serve",
+                "--port",
+                str(port),
+                "--metrics-port",
+                str(metrics_port),
+            ],
             env={**os.environ, "AUTOHEAL_DATA_DIR": str(tmp_path / "data"), **env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -68,12 +75,20 @@ def serve(tmp_path) -> Iterator:
 
 
 def restarts(metrics_text: str, cause: str) -> float:
-    prefix = f'autoheal_container_restarts_total{{cause="{cause}",outcome="restarted"}} '
-    values = [float(line[len(prefix):]) for line in metrics_text.splitlines() if line.startswith(prefix)]
+    prefix = (
+        f'autoheal_container_restarts_total{{cause="{cause}",outcome="restarted"}} '
+    )
+    values = [
+        float(line[len(prefix) :])
+        for line in metrics_text.splitlines()
+        if line.startswith(prefix)
+    ]
     return values[0] if values else 0.0
 
 
-async def test_serve_heals_with_classic_env_and_stops_cleanly(serve, containers, label_key, tmp_path):
+async def test_serve_heals_with_classic_env_and_stops_cleanly(
+    serve, containers, label_key, tmp_path
+):
     served = serve(AUTOHEAL_CONTAINER_LABEL=label_key, AUTOHEAL_INTERVAL="2")
     await wait_for(lambda: get(served.url + "/health")[0] == 200, "serve healthy")
     body = json.loads(get(served.url + "/health")[1])
@@ -81,7 +96,10 @@ async def test_serve_heals_with_classic_env_and_stops_cleanly(serve, containers,
     assert (tmp_path / "data").is_dir()
 
     name = containers.run(CRASH_ONCE)
-    await wait_for(lambda: restarts(get(served.metrics_url)[1], "crash") == 1.0, "restart counted on the metrics port")
+    await wait_for(
+        lambda: restarts(get(served.metrics_url)[1], "crash") == 1.0,
+        "restart counted on the metrics port",
+    )
     await wait_for(lambda: inspect(name)["State"]["Running"], "container running again")
     assert restarts(get(served.url + "/metrics/")[1], "crash") == 1.0
 
@@ -93,7 +111,10 @@ async def test_serve_heals_with_classic_env_and_stops_cleanly(serve, containers,
 
 async def test_serve_says_clearly_when_the_socket_is_missing(serve, tmp_path):
     served = serve(DOCKER_SOCK=str(tmp_path / "nope.sock"), DOCKER_HOST="")
-    status, text = await wait_for(lambda: (r := get(served.url + "/health"))[0] == 503 and r, "health says degraded")
+    status, text = await wait_for(
+        lambda: (r := get(served.url + "/health"))[0] == 503 and r,
+        "health says degraded",
+    )
     body = json.loads(text)
     assert any("nope.sock does not exist" in p for p in body["problems"])
     assert served.proc.poll() is None  # it keeps retrying instead of exiting
@@ -103,7 +124,10 @@ def test_a_bad_config_file_is_refused_with_the_field_named(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"restart": {"cooldown_seconds": "soon"}}))
     proc = subprocess.run(
-        [sys.executable, "-m", "autoheal", "serve", "--config", str(bad)], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "autoheal", "serve", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 2
     assert "restart.cooldown_seconds" in proc.stderr
@@ -114,7 +138,10 @@ async def test_docker_api_version_pins_the_api_version(serve, containers, label_
     await wait_for(lambda: get(served.url + "/health")[0] == 200, "serve healthy")
     assert json.loads(get(served.url + "/health")[1])["engine"]["api_version"] == "1.40"
     name = containers.run(CRASH_ONCE)
-    await wait_for(lambda: restarts(get(served.metrics_url)[1], "crash") == 1.0, "healed through API 1.40")
+    await wait_for(
+        lambda: restarts(get(served.metrics_url)[1], "crash") == 1.0,
+        "healed through API 1.40",
+    )
     assert inspect(name)["State"]["Running"]
 
 

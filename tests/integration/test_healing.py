@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.conftest import docker, inspect, wait_for
+from tests.integration.support import (
+    CRASH_ONCE,
+    HEALTH_CMD,
+    HEALTHY_WHILE_OK,
+    docker,
+    inspect,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
-
-# Healthy while /tmp/ok exists; the command recreates it on every start.
-HEALTHY_WHILE_OK = "touch /tmp/ok; exec sleep 100000"
-HEALTH_CMD = "test -f /tmp/ok"
-# Crashes once with exit 3, then stays up on the next start (the container's filesystem persists).
-CRASH_ONCE = "if [ -f /tmp/crashed ]; then exec sleep 100000; fi; touch /tmp/crashed; sleep 1; exit 3"
 
 
 def started_at(name: str) -> str:
@@ -22,7 +23,10 @@ def started_at(name: str) -> str:
 async def test_it_restarts_an_unhealthy_container(containers, start_autoheal):
     ah = await start_autoheal()
     name = containers.run(HEALTHY_WHILE_OK, health=HEALTH_CMD)
-    await wait_for(lambda: inspect(name)["State"]["Health"]["Status"] == "healthy", "container healthy")
+    await wait_for(
+        lambda: inspect(name)["State"]["Health"]["Status"] == "healthy",
+        "container healthy",
+    )
     before = started_at(name)
 
     docker("exec", name, "rm", "/tmp/ok")
@@ -31,10 +35,15 @@ async def test_it_restarts_an_unhealthy_container(containers, start_autoheal):
     assert record.cause == "unhealthy"
     assert record.attempt == 1
     assert started_at(name) != before
-    await wait_for(lambda: inspect(name)["State"]["Health"]["Status"] == "healthy", "healthy again after restart")
+    await wait_for(
+        lambda: inspect(name)["State"]["Health"]["Status"] == "healthy",
+        "healthy again after restart",
+    )
     await ah.settle()
     assert ah.records(name, "restart_failed") == []
-    assert ah.records(name, "manual_stop") == []  # autoheal's own kill is not a manual stop
+    assert (
+        ah.records(name, "manual_stop") == []
+    )  # autoheal's own kill is not a manual stop
     assert not ah.healer.state(containers.id(name)).manual_stop
 
 
@@ -50,11 +59,15 @@ async def test_it_starts_a_crashed_container(containers, start_autoheal):
 
 
 @pytest.mark.parametrize("how", ["stop", "kill"])
-async def test_it_respects_a_manual_stop_even_after_healing_the_container(containers, start_autoheal, how):
+async def test_it_respects_a_manual_stop_even_after_healing_the_container(
+    containers, start_autoheal, how
+):
     ah = await start_autoheal()
     name = containers.run(CRASH_ONCE)
     await ah.wait_record(name, "restart")
-    await wait_for(lambda: inspect(name)["State"]["Running"], "running after autoheal started it")
+    await wait_for(
+        lambda: inspect(name)["State"]["Running"], "running after autoheal started it"
+    )
 
     docker(how, *(["-t", "1"] if how == "stop" else []), name)
 
@@ -78,10 +91,17 @@ async def test_it_does_not_fight_dockers_own_restart_policy(containers, start_au
     assert inspect(name)["RestartCount"] >= 1  # Docker kept restarting it
 
 
-async def test_it_still_heals_an_unhealthy_container_with_a_restart_policy(containers, start_autoheal):
+async def test_it_still_heals_an_unhealthy_container_with_a_restart_policy(
+    containers, start_autoheal
+):
     ah = await start_autoheal()
-    name = containers.run(HEALTHY_WHILE_OK, health=HEALTH_CMD, options=("--restart", "unless-stopped"))
-    await wait_for(lambda: inspect(name)["State"]["Health"]["Status"] == "healthy", "container healthy")
+    name = containers.run(
+        HEALTHY_WHILE_OK, health=HEALTH_CMD, options=("--restart", "unless-stopped")
+    )
+    await wait_for(
+        lambda: inspect(name)["State"]["Health"]["Status"] == "healthy",
+        "container healthy",
+    )
 
     docker("exec", name, "rm", "/tmp/ok")
 
@@ -92,13 +112,24 @@ async def test_it_still_heals_an_unhealthy_container_with_a_restart_policy(conta
 async def test_it_leaves_a_paused_container_alone(containers, start_autoheal):
     ah = await start_autoheal({"restart": {"unhealthy_for_seconds": 3}})
     name = containers.run(HEALTHY_WHILE_OK, health=HEALTH_CMD)
-    await wait_for(lambda: inspect(name)["State"]["Health"]["Status"] == "healthy", "container healthy")
+    await wait_for(
+        lambda: inspect(name)["State"]["Health"]["Status"] == "healthy",
+        "container healthy",
+    )
     docker("exec", name, "rm", "/tmp/ok")
-    await ah.wait_record(name, "skipped")  # unhealthy, but not yet for unhealthy_for_seconds
+    await ah.wait_record(
+        name, "skipped"
+    )  # unhealthy, but not yet for unhealthy_for_seconds
 
     docker("pause", name)
-    await wait_for(lambda: ah.healer.state(containers.id(name)).paused, "autoheal saw the pause")
-    await wait_for(lambda: containers.id(name) not in ah.healer.timers, "the recheck ran", timeout=10)
+    await wait_for(
+        lambda: ah.healer.state(containers.id(name)).paused, "autoheal saw the pause"
+    )
+    await wait_for(
+        lambda: containers.id(name) not in ah.healer.timers,
+        "the recheck ran",
+        timeout=10,
+    )
     await ah.settle()
 
     assert inspect(name)["State"]["Paused"]
@@ -106,8 +137,12 @@ async def test_it_leaves_a_paused_container_alone(containers, start_autoheal):
     docker("unpause", name)
 
 
-async def test_it_quarantines_a_crash_loop_after_exactly_max_restarts(containers, start_autoheal):
-    ah = await start_autoheal({"restart": {"max_restarts": 3, "max_restarts_window_seconds": 600}})
+async def test_it_quarantines_a_crash_loop_after_exactly_max_restarts(
+    containers, start_autoheal
+):
+    ah = await start_autoheal(
+        {"restart": {"max_restarts": 3, "max_restarts_window_seconds": 600}}
+    )
     name = containers.run("sleep 0.3; exit 1")
 
     [quarantine] = await ah.wait_record(name, "quarantine")
@@ -142,7 +177,10 @@ async def test_a_user_start_releases_the_quarantine(containers, start_autoheal):
 
     docker("start", name)
 
-    await wait_for(lambda: not ah.healer.state(containers.id(name)).quarantined, "quarantine released")
+    await wait_for(
+        lambda: not ah.healer.state(containers.id(name)).quarantined,
+        "quarantine released",
+    )
     await ah.wait_record(name, "restart", count=2)
 
 
@@ -156,11 +194,15 @@ async def test_a_failed_restart_records_the_engines_error(containers, start_auto
     assert "executable file not found" in failed.reason  # the engine's own words
 
 
-async def test_it_heals_an_exit_that_happened_while_it_was_not_running(containers, start_autoheal):
-    crashed = containers.run("exit 5")
+async def test_it_heals_an_exit_that_happened_while_it_was_not_running(
+    containers, start_autoheal
+):
+    crashed = containers.run("if [ -f /tmp/ran ]; then exec sleep 100000; fi; touch /tmp/ran; exit 5")
     stopped = containers.run("exec sleep 100000")
     docker("stop", "-t", "1", stopped)
-    await wait_for(lambda: not inspect(crashed)["State"]["Running"], "first container exited")
+    await wait_for(
+        lambda: not inspect(crashed)["State"]["Running"], "first container exited"
+    )
 
     ah = await start_autoheal()
 
@@ -183,12 +225,19 @@ async def test_an_oom_killed_container_is_healed_as_oom(containers, start_autohe
     await wait_for(lambda: inspect(name)["State"]["Running"], "running again")
 
 
-async def test_a_storm_never_runs_more_than_max_parallel_restarts(containers, start_autoheal):
-    ah = await start_autoheal({"restart": {"max_parallel": 2, "stop_timeout_seconds": 1}})
+async def test_a_storm_never_runs_more_than_max_parallel_restarts(
+    containers, start_autoheal
+):
+    ah = await start_autoheal(
+        {"restart": {"max_parallel": 2, "stop_timeout_seconds": 1}}
+    )
     # sleep as PID 1 ignores SIGTERM, so each restart takes the whole stop timeout.
     names = [containers.run(HEALTHY_WHILE_OK, health=HEALTH_CMD) for _ in range(6)]
     for name in names:
-        await wait_for(lambda name=name: inspect(name)["State"]["Health"]["Status"] == "healthy", "healthy")
+        await wait_for(
+            lambda name=name: inspect(name)["State"]["Health"]["Status"] == "healthy",
+            "healthy",
+        )
 
     for name in names:
         docker("exec", name, "rm", "/tmp/ok")

@@ -99,7 +99,7 @@ def container_from_listing(raw: Mapping[str, Any]) -> Container:
     health_match = _HEALTH_IN_STATUS.search(status_text)
     health = None
     if health_match:
-        health = "starting" if health_match.group(1).startswith("health") else health_match.group(1)
+        health = "starting" if health_match.group(1) == "health: starting" else health_match.group(1)
     exit_match = _EXIT_IN_STATUS.match(status_text)
     names = raw.get("Names") or ["/" + raw["Id"][:12]]
     return Container(

@@ -146,12 +146,18 @@ class Healer:
             case "pause" | "unpause":
                 self._observe(container, p.Paused(event.action == "pause"), quiet=True)
 
-    def _is_own(self, cid: str, action: str) -> bool:
+    def _acting_now(self, cid: str) -> bool:
+        """An action of autoheal's is under way, or its events may still be arriving."""
         acting = self.acting.get(cid)
         if acting is None:
             return False
         if acting.done_at is not None and self.clock() > acting.done_at + _OWN_EVENT_SLACK_SECONDS:
             del self.acting[cid]
+            return False
+        return True
+
+    def _is_own(self, cid: str, action: str) -> bool:
+        if not self._acting_now(cid):
             return False
         if action == "start":
             del self.acting[cid]  # our start ends the action; later events are someone else's
@@ -233,7 +239,7 @@ class Healer:
         else:
             container = replace(known, status=listed.status, health=listed.health, exit_code=listed.exit_code)
             self.containers[cid] = container
-        if not self.selection(container).monitored or cid in self.acting:
+        if not self.selection(container).monitored or self._acting_now(cid):
             return
         if cid not in self.policy and container.running:
             self.policy[cid] = p.PolicyState(started_at=container.started_at, stable_since=container.started_at)
@@ -246,11 +252,14 @@ class Healer:
     async def _reconcile_exit(self, container: Container) -> None:
         cid = container.id
         exit_class = self.exits.get(cid)
+        if exit_class is None and self.state(cid).manual_stop:
+            self.exits[cid] = ExitClass.MANUAL  # stopped by hand before a resync: still manual
+            return
         if exit_class is None:
-            if not container.detailed:
-                container = await self._current(cid, refresh=True)
-                if container is None:
-                    return
+            # The cached detail may predate this exit (OOMKilled, exit code): look again.
+            container = await self._current(cid, refresh=True)
+            if container is None:
+                return
             exit_class = classify_unobserved(container)
             self.exits[cid] = exit_class
             if exit_class in _FAILING_EXITS:
@@ -370,19 +379,21 @@ class Healer:
             return
         self.containers[cid] = container
         base = Record(self.clock(), "", "", cid, container.name, cause, container.exit_code, decision.attempt)
+        # "starting" counts: a container that missed verify_seconds is still not healthy.
         still_failing = container.status in ("exited", "dead") or (
-            container.running and (container.health == "unhealthy" or decision.kind is not p.FailureKind.UNHEALTHY)
+            container.running and container.health in ("unhealthy", "starting")
         )
         if not self.selection(container).monitored or container.status == "paused" or not still_failing:
             why = "no longer monitored" if not self.selection(container).monitored else f"now {container.status}"
-            if container.running and container.health != "unhealthy":
-                why = "recovered by itself"
+            if container.running and container.health not in ("unhealthy", "starting"):
+                why = "running again" if container.health is None else f"recovered by itself ({container.health})"
             self.policy[cid] = replace(self.state(cid), pending_at=None, pending_attempt=0, pending_kind=None)
             self.detected_at.pop(cid, None)
             self.events.add(replace(base, kind="cancelled", reason=f"restart not needed: {why}"))
             return
-        restart = self.restart_settings(container)
-        timeout = stop_timeout(restart, container.stop_timeout_seconds, "autoheal.stop.timeout" in container.labels)
+        overrides = apply_overrides(self.settings.restart, container.labels)
+        restart = overrides.restart
+        timeout = stop_timeout(restart, container.stop_timeout_seconds, "autoheal.stop.timeout" in overrides.applied)
         self.policy[cid], _ = p.decide(self.state(cid), p.Restarted(), self.clock(), restart, self.settings.quarantine, self.rand)
         acting = self.acting[cid] = _Acting()
         verb = "restart" if container.running else "start"
@@ -400,6 +411,8 @@ class Healer:
             return
         except (ActionFailed, EngineUnavailable) as exc:
             acting.done_at = self.clock()
+            if container.running:
+                await self._note_stopped_by_failed_restart(cid)
             self.events.add(replace(base, kind="restart_failed", reason=f"{verb} failed: {exc}"))
             self.metrics.restart_done(cause, "failed", detect, self.clock() - started)
             return
@@ -417,6 +430,17 @@ class Healer:
                 window_count=decision.window_count + 1,
             )
         )
+
+    async def _note_stopped_by_failed_restart(self, cid: str) -> None:
+        """A restart may stop the container and then fail to start it: that exit is autoheal's
+        doing, not a manual stop, and the container is still down for the old failure."""
+        try:
+            after = await self.docker.inspect(cid)
+        except (ContainerGone, EngineUnavailable):
+            return
+        if after.status in ("exited", "dead"):
+            self.containers[cid] = after
+            self.exits[cid] = ExitClass.CRASH
 
     async def _verify(self, cid: str, verb: str, stop_timeout_seconds: int) -> tuple[str, str]:
         """Did the container come back? (Health is watched by the normal event flow.)"""
