@@ -271,6 +271,8 @@ ENV_VALUES: dict[str, tuple[str, object]] = {
     "AUTOHEAL_RESTART_UNHEALTHY_FOR_SECONDS": ("40", 40),
     "AUTOHEAL_RESTART_VERIFY_SECONDS": ("50", 50),
     "AUTOHEAL_QUARANTINE_RELEASE_AFTER_SECONDS": ("7200", 7200),
+    "AUTOHEAL_EVENTS_RETENTION_COUNT": ("500", 500),
+    "AUTOHEAL_EVENTS_RETENTION_DAYS": ("7", 7),
     "AUTOHEAL_FILTERS_WHITELIST_NAMES": ("web-*, api", ("web-*", "api")),
     "AUTOHEAL_FILTERS_BLACKLIST_NAMES": ("db-*", ("db-*",)),
     "AUTOHEAL_FILTERS_WHITELIST_LABELS": ("team=ops,tier", ("team=ops", "tier")),

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from autoheal import __version__
-from autoheal.config import ConfigError, load_settings
+from autoheal.config import ConfigError, Settings, explicit_document, parse_settings
 from autoheal.docker.adapter import api_version
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -49,6 +49,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
             cmd.add_argument("--port", type=_port, default=env("AUTOHEAL_PORT") or "8080", help="port of the web UI/API [AUTOHEAL_PORT, 8080]")
             cmd.add_argument("--metrics-port", type=_port, default=env("AUTOHEAL_METRICS_PORT") or "9090", help="separate Prometheus port, 0 to disable [AUTOHEAL_METRICS_PORT, 9090]")
             cmd.add_argument("--data-dir", default=env("AUTOHEAL_DATA_DIR") or default_data_dir(environ), help="state directory [AUTOHEAL_DATA_DIR]")
+            cmd.add_argument("--state", choices=("sqlite", "memory"), default=(env("AUTOHEAL_STATE") or "sqlite").lower(), help="sqlite in the data directory, or memory only [AUTOHEAL_STATE, sqlite]")
             cmd.add_argument("--log-level", choices=LOG_LEVELS, default=(env("AUTOHEAL_LOG_LEVEL") or "info").lower(), help="[AUTOHEAL_LOG_LEVEL, info]")
     return parser
 
@@ -58,7 +59,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     parser = build_parser(environ)
     args = parser.parse_args(argv)
     try:
-        settings = load_settings(Path(args.config) if args.config else None, environ)
+        explicit = explicit_document(Path(args.config) if args.config else None, environ)
+        settings = parse_settings(explicit)
         api_version(environ)
     except (ConfigError, ValueError) as exc:
         print(f"autoheal: configuration error: {exc}", file=sys.stderr)
@@ -66,10 +68,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     if args.command == "config":
         print(json.dumps(settings.model_dump(mode="json"), indent=2))
         return 0
-    return serve(args, settings, environ)
+    return serve(args, settings, explicit, environ)
 
 
-def serve(args: argparse.Namespace, settings, environ: Mapping[str, str]) -> int:
+def serve(args: argparse.Namespace, settings: Settings, explicit: dict, environ: Mapping[str, str]) -> int:
     import uvicorn
 
     from autoheal.api.app import create_app
@@ -80,16 +82,15 @@ def serve(args: argparse.Namespace, settings, environ: Mapping[str, str]) -> int
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    data_dir = Path(args.data_dir)
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        print(f"autoheal: cannot create data directory {data_dir}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    logging.getLogger("autoheal").info(
-        "data directory %s (this version keeps its state in memory; see the README)", data_dir
-    )
-    service = Service(settings, environ)
+    data_dir: Path | None = None
+    if args.state == "sqlite":
+        data_dir = Path(args.data_dir).expanduser()
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"autoheal: cannot create data directory {data_dir}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+    service = Service(settings, environ, data_dir=data_dir, explicit=explicit)
     app = create_app(service, metrics_host=args.host, metrics_port=args.metrics_port)
     # uvicorn shuts down gracefully, then re-raises the signal to the handler it found: make
     # that a clean exit, so `docker stop` and systemd see success.

@@ -89,6 +89,13 @@ class FilterSettings(_Section):
         return cleaned
 
 
+class EventSettings(_Section):
+    """Retention of the event log, so that the store stays bounded."""
+
+    retention_count: int = Field(10000, ge=100, le=10_000_000, description="Newest records kept.")
+    retention_days: float = Field(30, gt=0, le=3650, description="Records older than this are dropped.")
+
+
 class Settings(_Section):
     """The whole healing configuration."""
 
@@ -96,6 +103,7 @@ class Settings(_Section):
     restart: RestartSettings = RestartSettings()
     quarantine: QuarantineSettings = QuarantineSettings()
     filters: FilterSettings = FilterSettings()
+    events: EventSettings = EventSettings()
 
 
 def describe_error(exc: ValidationError) -> str:
@@ -202,8 +210,8 @@ def overlay_env(doc: dict[str, Any], environ: Mapping[str, str]) -> dict[str, An
     return out
 
 
-def load_settings(config_file: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Settings from defaults, then the JSON file, then environment variables."""
+def explicit_document(config_file: Path | None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The settings given explicitly: the JSON file, then environment variables over it."""
     environ = os.environ if environ is None else environ
     doc = load_file(config_file) if config_file else {}
     if doc:
@@ -211,7 +219,40 @@ def load_settings(config_file: Path | None, environ: Mapping[str, str] | None = 
             parse_settings(doc, strict=True)
         except ConfigError as exc:
             raise ConfigError(f"config file {config_file}: {exc}") from None
-    return parse_settings(overlay_env(doc, environ))
+    doc = overlay_env(doc, environ)
+    parse_settings(doc)
+    return doc
+
+
+def load_settings(config_file: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from defaults, then the JSON file, then environment variables."""
+    return parse_settings(explicit_document(config_file, environ))
+
+
+def merge_documents(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """`over` wins, section by section and field by field."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge_documents(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def changed_fields(old: Settings, new: Settings) -> list[str]:
+    """Dotted paths of the settings that differ."""
+    def flat(doc: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in doc.items():
+            if isinstance(value, Mapping):
+                out.update(flat(value, f"{prefix}{key}."))
+            else:
+                out[f"{prefix}{key}"] = value
+        return out
+
+    a, b = flat(old.model_dump(mode="json")), flat(new.model_dump(mode="json"))
+    return sorted(k for k in a if a[k] != b.get(k))
 
 
 LogLevel = Literal["debug", "info", "warning", "error"]

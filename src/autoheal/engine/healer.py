@@ -71,6 +71,7 @@ class Healer:
         rand: Callable[[], float] = random.random,
         self_id: str | None = None,
         metrics: HealerMetrics | None = None,
+        on_state: Callable[[str, str, p.PolicyState | None], None] = lambda cid, name, state: None,
     ) -> None:
         self.docker = docker
         self.settings = settings
@@ -79,6 +80,7 @@ class Healer:
         self.rand = rand
         self.self_id = self_id
         self.metrics = metrics or _NoMetrics()
+        self.on_state = on_state  # told of every policy state change, for the store
         self.choices: dict[str, bool] = {}  # operator enable/disable, by container name
         self.containers: dict[str, Container] = {}
         self.policy: dict[str, p.PolicyState] = {}
@@ -199,8 +201,15 @@ class Healer:
         self.containers[cid] = container
         return container
 
+    def _set_state(self, container: Container, state: p.PolicyState) -> None:
+        if self.policy.get(container.id) != state:
+            self.policy[container.id] = state
+            self.on_state(container.id, container.name, state)
+
     def forget(self, cid: str) -> None:
         """Drop everything about a container that no longer exists."""
+        if cid in self.policy:
+            self.on_state(cid, "", None)
         timer = self.timers.pop(cid, None)
         if timer is not None:
             timer.cancel()
@@ -216,7 +225,7 @@ class Healer:
         """
         listing = await self.docker.list_containers()
         present = {c.id for c in listing}
-        for cid in list(self.containers):
+        for cid in set(self.containers) | set(self.policy):
             if cid not in present:
                 self.forget(cid)
         if resync:
@@ -242,7 +251,17 @@ class Healer:
         if not self.selection(container).monitored or self._acting_now(cid):
             return
         if cid not in self.policy and container.running:
-            self.policy[cid] = p.PolicyState(started_at=container.started_at, stable_since=container.started_at)
+            self._set_state(container, p.PolicyState(started_at=container.started_at, stable_since=container.started_at))
+        state = self.state(cid)
+        if (
+            state.quarantined
+            and container.running
+            and container.started_at is not None
+            and container.started_at > state.quarantined_at  # type: ignore[operator]
+        ):
+            # Started by someone while autoheal was not looking (autoheal never starts a
+            # quarantined container): that releases the quarantine, as a start event would.
+            self._observe(container, p.Started(by_autoheal=False), source="started while quarantined")
         if container.running and container.health == "unhealthy":
             self.detected_at.setdefault(cid, self.clock())
             self._fail(container, p.FailureKind.UNHEALTHY, None, quiet=True)
@@ -284,8 +303,11 @@ class Healer:
             self._schedule_recheck(container, self.hold_until)
             return
         overrides = apply_overrides(self.settings.restart, container.labels)
-        state, decision = p.decide(self.state(cid), obs, now, overrides.restart, self.settings.quarantine, self.rand)
-        self.policy[cid] = state
+        before = self.state(cid)
+        state, decision = p.decide(before, obs, now, overrides.restart, self.settings.quarantine, self.rand)
+        self._set_state(container, state)
+        if before.quarantined and not state.quarantined and isinstance(obs, p.Started):
+            self.events.add(Record(now, "unquarantine", f"{source or 'released'}: started by someone else", cid, container.name))
         cause = obs.kind.value if isinstance(obs, p.Failure) else ""
         exit_code = obs.exit_code if isinstance(obs, p.Failure) else container.exit_code
         base = Record(now, "", "", cid, container.name, cause, exit_code)
@@ -387,14 +409,14 @@ class Healer:
             why = "no longer monitored" if not self.selection(container).monitored else f"now {container.status}"
             if container.running and container.health not in ("unhealthy", "starting"):
                 why = "running again" if container.health is None else f"recovered by itself ({container.health})"
-            self.policy[cid] = replace(self.state(cid), pending_at=None, pending_attempt=0, pending_kind=None)
+            self._set_state(container, replace(self.state(cid), pending_at=None, pending_attempt=0, pending_kind=None))
             self.detected_at.pop(cid, None)
             self.events.add(replace(base, kind="cancelled", reason=f"restart not needed: {why}"))
             return
         overrides = apply_overrides(self.settings.restart, container.labels)
         restart = overrides.restart
         timeout = stop_timeout(restart, container.stop_timeout_seconds, "autoheal.stop.timeout" in overrides.applied)
-        self.policy[cid], _ = p.decide(self.state(cid), p.Restarted(), self.clock(), restart, self.settings.quarantine, self.rand)
+        self._set_state(container, p.decide(self.state(cid), p.Restarted(), self.clock(), restart, self.settings.quarantine, self.rand)[0])
         acting = self.acting[cid] = _Acting()
         verb = "restart" if container.running else "start"
         started = self.clock()
@@ -481,7 +503,7 @@ class Healer:
         container = self.containers.get(cid)
         if state is None or not state.quarantined or container is None:
             return False
-        self.policy[cid], _ = p.decide(state, p.Released(), self.clock(), self.restart_settings(container), self.settings.quarantine, self.rand)
+        self._set_state(container, p.decide(state, p.Released(), self.clock(), self.restart_settings(container), self.settings.quarantine, self.rand)[0])
         self.events.add(Record(self.clock(), "unquarantine", "released by an operator", cid, container.name))
         return True
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -30,13 +31,15 @@ class Record:
 
 
 class EventLog:
-    """The newest records in memory, newest last; also written to the log."""
+    """The newest records in memory (the store keeps them all); each is also logged."""
 
-    def __init__(self, maxlen: int = 5000) -> None:
+    def __init__(self, maxlen: int = 5000, on_add: Callable[[Record], None] = lambda record: None) -> None:
         self._records: deque[Record] = deque(maxlen=maxlen)
+        self._on_add = on_add
 
     def add(self, record: Record) -> None:
         self._records.append(record)
+        self._on_add(record)
         level = logging.WARNING if record.kind in ("restart_failed", "quarantine", "engine") else logging.INFO
         who = f"{record.container_name or record.container_id[:12]}: " if record.container_id else ""
         log.log(level, "%s%s: %s", who, record.kind, record.reason)

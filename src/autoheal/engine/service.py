@@ -1,4 +1,4 @@
-"""The service: owns the adapter, healer and watcher, their tasks, health and shutdown."""
+"""The service: owns the adapter, healer, watcher and store, their tasks, health and shutdown."""
 
 from __future__ import annotations
 
@@ -12,13 +12,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from autoheal.config import Settings
+from autoheal.config import Settings, changed_fields, merge_documents, parse_settings
 from autoheal.docker.adapter import DockerAdapter
 from autoheal.engine.healer import Healer
-from autoheal.engine.records import EventLog
+from autoheal.engine.records import EventLog, Record
 from autoheal.engine.supervise import LoopStatus, supervise
 from autoheal.engine.watcher import Watcher
 from autoheal.metrics import Metrics
+from autoheal.portable import export_document, parse_document
+from autoheal.store import Database, Store
+from autoheal.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +29,7 @@ _CONTAINER_ID = re.compile(r"/(?:docker/)?containers/([0-9a-f]{64})/")
 # Staged shutdown: each stage has its own bound.
 STOP_LOOPS_SECONDS = 5.0
 STOP_ACTIONS_SECONDS = 30.0
+STOP_STORE_SECONDS = 10.0
 
 
 def own_container_id() -> str | None:
@@ -43,20 +47,49 @@ def own_container_id() -> str | None:
 
 
 class Service:
-    """Autoheal running against one engine."""
+    """Autoheal running against one engine, with its state in one store."""
 
-    def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None, metrics: Metrics | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        environ: Mapping[str, str] | None = None,
+        metrics: Metrics | None = None,
+        *,
+        data_dir: Path | None = None,
+        explicit: Mapping[str, Any] | None = None,
+    ):
+        """data_dir None keeps all state in memory; `explicit` are the settings given by file or
+        environment, which win over stored ones at every start."""
         environ = os.environ if environ is None else environ
         self.started_at = time.time()
         self.hostname = socket.gethostname()
         self.adapter = DockerAdapter(environ)
         self.metrics = metrics or Metrics()
-        self.events = EventLog()
-        self.healer = Healer(self.adapter, settings, self.events, self_id=own_container_id(), metrics=self.metrics)
+        self.store = Store(Database(data_dir))
+        self.writer = StoreWriter(self.store, self._retention)
+        self.events = EventLog(on_add=self.writer.record)
+        self.healer = Healer(
+            self.adapter,
+            settings,
+            self.events,
+            self_id=own_container_id(),
+            metrics=self.metrics,
+            on_state=self.writer.state_changed,
+        )
         self.watcher = Watcher(self.adapter, self.healer, on_reconnect=self.metrics.reconnected)
-        self.loops = [LoopStatus("events"), LoopStatus("reconcile")]
+        self.loops = [LoopStatus("events"), LoopStatus("reconcile"), LoopStatus("store")]
+        self._explicit = dict(explicit or {})
+        self._settings_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self.metrics.watch_state(self._count_monitored, self._count_quarantined)
+
+    @property
+    def settings(self) -> Settings:
+        return self.healer.settings
+
+    def _retention(self) -> tuple[int, float]:
+        events = self.settings.events
+        return events.retention_count, events.retention_days * 86400
 
     def _count_monitored(self) -> int:
         return sum(1 for c in list(self.healer.containers.values()) if self.healer.selection(c).monitored)
@@ -65,21 +98,91 @@ class Service:
         return sum(1 for s in list(self.healer.policy.values()) if s.quarantined)
 
     async def start(self) -> None:
-        """Start the supervised loops (they connect, and retry, on their own)."""
+        """Open the store, restore state, and start the supervised loops (they connect on their own)."""
+        version = await self.store.db.open()
+        where = self.store.db.path or "memory (nothing is written to disk)"
+        log.info("state store: %s (schema %d)", where, version)
+        await self._restore()
         log.info("autoheal starting; engine at %s", self.adapter.host)
-        bodies = {"events": self.watcher.run_events, "reconcile": self.watcher.run_reconcile}
+        bodies = {"events": self.watcher.run_events, "reconcile": self.watcher.run_reconcile, "store": self.writer.run}
         for status in self.loops:
             self._tasks.append(asyncio.create_task(supervise(status, bodies[status.name]), name=f"autoheal-{status.name}"))
 
+    async def _restore(self) -> None:
+        stored = await self.store.load_settings_document()
+        if stored is not None:
+            try:
+                self.healer.settings = parse_settings(merge_documents(stored, self._explicit))
+            except Exception as exc:  # noqa: BLE001 - a stored document that no longer validates
+                log.error("stored configuration is not valid any more (%s); using file and environment", exc)
+        await self.store.save_settings_document(self.settings.model_dump(mode="json"), time.time())
+        self.healer.choices.update(await self.store.load_choices())
+        restored = await self.store.load_states()
+        for cid, (_, state) in restored.items():
+            self.healer.policy[cid] = state
+        if restored:
+            quarantined = sum(1 for _, s in restored.values() if s.quarantined)
+            log.info("restored state of %d containers (%d quarantined)", len(restored), quarantined)
+
     async def stop(self) -> None:
-        """Staged shutdown: stop watching, let restarts under way finish, close the engine."""
-        for task in self._tasks:
+        """Staged shutdown: stop watching, let restarts under way finish, flush the store, close."""
+        for task in self._tasks[:2]:
             task.cancel()
-        await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), STOP_LOOPS_SECONDS)
-        self._tasks.clear()
+        await asyncio.wait_for(asyncio.gather(*self._tasks[:2], return_exceptions=True), STOP_LOOPS_SECONDS)
         await self.healer.close(action_timeout_seconds=STOP_ACTIONS_SECONDS)
+        for task in self._tasks[2:]:
+            task.cancel()
+        await asyncio.gather(*self._tasks[2:], return_exceptions=True)
+        self._tasks.clear()
+        try:
+            await asyncio.wait_for(self.writer.flush(), STOP_STORE_SECONDS)
+        except Exception as exc:  # noqa: BLE001 - shutdown goes on; what was lost is logged
+            log.error("could not write the last %d changes to the store: %s", self.writer.pending, exc)
+        await self.store.db.close()
         await self.adapter.close()
         log.info("autoheal stopped")
+
+    # --- configuration ----------------------------------------------------------
+
+    async def apply_settings(self, settings: Settings, *, choices: dict[str, bool] | None = None, why: str = "") -> list[str]:
+        """Store and swap in an already validated configuration; every loop uses it at once."""
+        async with self._settings_lock:
+            changed = changed_fields(self.settings, settings)
+            now = time.time()
+            await self.store.save_settings_document(settings.model_dump(mode="json"), now)
+            if choices is not None:
+                await self.store.replace_choices(choices, now)
+                self.healer.choices.clear()
+                self.healer.choices.update(choices)
+                changed.append("containers")
+            self.healer.settings = settings
+            self.watcher.settings_changed()
+            if changed:
+                self.events.add(Record(now, "config_changed", f"{why or 'changed'}: {', '.join(changed)}"))
+            return changed
+
+    async def set_choices(self, names: list[str], enabled: bool | None) -> None:
+        """Operator enable/disable by container name (None forgets the choice)."""
+        async with self._settings_lock:
+            choices = dict(self.healer.choices)
+            for name in names:
+                if enabled is None:
+                    choices.pop(name, None)
+                else:
+                    choices[name] = enabled
+            await self.store.replace_choices(choices, time.time())
+            self.healer.choices.clear()
+            self.healer.choices.update(choices)
+
+    def export_config(self) -> dict[str, Any]:
+        return export_document(self.settings, dict(self.healer.choices))
+
+    async def import_config(self, document: Any) -> list[str]:
+        """Validate the whole document first (ConfigError names the field); then replace."""
+        settings, choices = parse_document(document)
+        return await self.apply_settings(settings, choices=choices, why="imported")
+
+    # --- self-health ------------------------------------------------------------
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         """Whether autoheal can heal right now, and why not if it cannot."""
@@ -89,7 +192,7 @@ class Service:
             problems.append(f"engine not connected: {status.last_error or 'connecting'}")
         elif not status.stream_live:
             problems.append("event stream not live")
-        interval = self.healer.settings.monitor.interval_seconds
+        interval = self.settings.monitor.interval_seconds
         if status.engine_connected and (
             status.last_reconcile_at is None or time.time() - status.last_reconcile_at > 3 * interval + 30
         ):
@@ -97,6 +200,8 @@ class Service:
         for loop in self.loops:
             if not loop.running:
                 problems.append(f"loop {loop.name} not running: {loop.last_error}")
+        if self.writer.last_error:
+            problems.append(f"store: {self.writer.last_error}")
         body = {
             "status": "ok" if not problems else "degraded",
             "problems": problems,
@@ -111,11 +216,8 @@ class Service:
                 "reconnects": status.reconnects,
                 "last_reconcile_at": status.last_reconcile_at,
             },
+            "store": str(self.store.db.path) if self.store.db.path else "memory",
             "loops": [{"name": loop.name, "running": loop.running, "crashes": loop.crashes} for loop in self.loops],
             "uptime_seconds": round(time.time() - self.started_at, 1),
         }
         return not problems, body
-
-    def apply_settings(self, settings: Settings) -> None:
-        """Swap in a new, already validated configuration (used at once by every loop)."""
-        self.healer.settings = settings

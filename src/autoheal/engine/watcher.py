@@ -68,6 +68,7 @@ class Watcher:
         self._clock = clock
         self._lost_since: float | None = None
         self._opened = False
+        self._wake = asyncio.Event()
 
     async def run_events(self) -> None:
         """Connect, resync, follow the stream; on any engine failure back off and start over."""
@@ -122,10 +123,18 @@ class Watcher:
         await self.healer.reconcile(resync=resync)
         self.status.last_reconcile_at = self._clock()
 
+    def settings_changed(self) -> None:
+        """Wake the reconcile loop, so a new interval or selection applies at once."""
+        self._wake.set()
+
     async def run_reconcile(self) -> None:
-        """Reconcile every monitor.interval_seconds (read live, so a change applies at once)."""
+        """Reconcile every monitor.interval_seconds, and at once after a settings change."""
         while True:
-            await asyncio.sleep(self.healer.settings.monitor.interval_seconds)
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.healer.settings.monitor.interval_seconds)
+            except TimeoutError:
+                pass
+            self._wake.clear()
             if not self.status.engine_connected:
                 continue
             try:

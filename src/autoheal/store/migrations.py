@@ -1,0 +1,43 @@
+"""Numbered, append-only schema migrations: never edit one that has shipped, add the next."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE settings (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            document TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE choices (
+            name TEXT PRIMARY KEY,
+            enabled INTEGER NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE container_state (
+            container_id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            state TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            time REAL NOT NULL,
+            kind TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            container_id TEXT NOT NULL DEFAULT '',
+            container_name TEXT NOT NULL DEFAULT '',
+            cause TEXT NOT NULL DEFAULT '',
+            exit_code INTEGER,
+            attempt INTEGER,
+            delay_seconds REAL,
+            window_count INTEGER
+        );
+        CREATE INDEX events_time ON events (time);
+        CREATE INDEX events_container ON events (container_id, id);
+        CREATE INDEX events_kind ON events (kind, id);
+        """,
+    ),
+]
