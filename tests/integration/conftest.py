@@ -92,7 +92,10 @@ async def start_autoheal(
         settings: dict[str, Any] | None = None,
         environ: dict[str, str] | None = None,
         choices: dict[str, bool] | None = None,
+        data_dir: Path | None = None,
+        explicit: dict[str, Any] | None = None,
     ) -> Autoheal:
+        """data_dir None: memory state. explicit: settings that win over stored ones."""
         doc: dict[str, Any] = {
             "monitor": {"label_key": label_key, "interval_seconds": 2},
             "restart": {
@@ -107,6 +110,8 @@ async def start_autoheal(
             parse_settings(doc),
             environ={**os.environ, **(environ or {})},
             metrics=Metrics(),
+            data_dir=data_dir,
+            explicit=explicit,
         )
         service.healer.choices.update(choices or {})
         await service.start()
@@ -119,4 +124,5 @@ async def start_autoheal(
 
     yield start
     for service in started:
-        await service.stop()
+        if not service.stopped:
+            await service.stop()

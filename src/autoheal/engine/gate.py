@@ -60,7 +60,8 @@ class ActionGate:
                         self._on_held_back("rate_limit")
                         held = True
                     try:
-                        await asyncio.wait_for(self._changed.wait(), timeout=wait)
+                        async with asyncio.timeout(wait):
+                            await self._changed.wait()
                     except TimeoutError:
                         pass
                     continue

@@ -81,6 +81,7 @@ class Service:
         self._explicit = dict(explicit or {})
         self._settings_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
+        self.stopped = False
         self.metrics.watch_state(self._count_monitored, self._count_quarantined)
 
     @property
@@ -128,18 +129,24 @@ class Service:
         """Staged shutdown: stop watching, let restarts under way finish, flush the store, close."""
         for task in self._tasks[:2]:
             task.cancel()
-        await asyncio.wait_for(asyncio.gather(*self._tasks[:2], return_exceptions=True), STOP_LOOPS_SECONDS)
+        try:
+            async with asyncio.timeout(STOP_LOOPS_SECONDS):
+                await asyncio.gather(*self._tasks[:2], return_exceptions=True)
+        except TimeoutError:
+            log.warning("watch loops did not stop within %.0fs; going on with shutdown", STOP_LOOPS_SECONDS)
         await self.healer.close(action_timeout_seconds=STOP_ACTIONS_SECONDS)
         for task in self._tasks[2:]:
             task.cancel()
         await asyncio.gather(*self._tasks[2:], return_exceptions=True)
         self._tasks.clear()
         try:
-            await asyncio.wait_for(self.writer.flush(), STOP_STORE_SECONDS)
+            async with asyncio.timeout(STOP_STORE_SECONDS):
+                await self.writer.flush()
         except Exception as exc:  # noqa: BLE001 - shutdown goes on; what was lost is logged
             log.error("could not write the last %d changes to the store: %s", self.writer.pending, exc)
         await self.store.db.close()
         await self.adapter.close()
+        self.stopped = True
         log.info("autoheal stopped")
 
     # --- configuration ----------------------------------------------------------

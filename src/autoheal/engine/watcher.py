@@ -100,7 +100,9 @@ class Watcher:
             self._lost_since = None
         elif first:
             log.info("connected to Docker engine %s (API %s)", self.status.engine_version, self.status.api_version)
-        since = self._clock() - 1.0  # events during the resync are replayed; the healer dedupes them
+        # Events from the start of the resync listing on are replayed after it (the healer
+        # dedupes exits it already classified); nothing older, which the listing covers.
+        since = self._clock()
         await self.reconcile(resync=True)
         self.status.last_error = ""
         async for event in self.engine.events(since=since, on_open=self._stream_opened):
@@ -130,8 +132,10 @@ class Watcher:
     async def run_reconcile(self) -> None:
         """Reconcile every monitor.interval_seconds, and at once after a settings change."""
         while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
             try:
-                await asyncio.wait_for(self._wake.wait(), self.healer.settings.monitor.interval_seconds)
+                async with asyncio.timeout(self.healer.settings.monitor.interval_seconds):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()

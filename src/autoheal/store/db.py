@@ -28,6 +28,7 @@ class Database:
         self.path = None if data_dir is None else data_dir / DB_FILE
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autoheal-store")
         self._conn: sqlite3.Connection | None = None
+        self._closed = False
 
     @property
     def in_memory(self) -> bool:
@@ -35,6 +36,8 @@ class Database:
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run fn(connection) on the store thread, inside a transaction."""
+        if self._closed:  # the executor is gone: fail as a StoreError, like any store failure
+            raise StoreError("the store is closed")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._in_transaction, fn)
 
@@ -53,6 +56,7 @@ class Database:
         return await loop.run_in_executor(self._executor, self._open)
 
     def _open(self) -> int:
+        conn = None
         try:
             if self.path is not None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,10 +68,16 @@ class Database:
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=5000")
             conn.isolation_level = "DEFERRED"
-            self._conn = conn
-            return self._migrate(conn)
-        except (sqlite3.Error, OSError) as exc:
+            version = self._migrate(conn)
+        except (sqlite3.Error, OSError, StoreError) as exc:
+            # A refused or half-opened store must not stay usable for later writes.
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, StoreError):
+                raise
             raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
+        self._conn = conn
+        return version
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> int:
@@ -88,6 +98,9 @@ class Database:
         return newest_known
 
     async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self._close)
         self._executor.shutdown(wait=True)

@@ -50,7 +50,9 @@ class StoreWriter:
             return
         now = self._clock()
         try:
-            await self.store.db.run(lambda c: Store.write_batch(c, states, records, now))
+            # Shielded: once handed to the store thread, a batch is written even if the task
+            # waiting for it is cancelled (shutdown); it is never lost or written twice.
+            await asyncio.shield(self.store.db.run(lambda c: Store.write_batch(c, states, records, now)))
             self.last_error = ""
         except StoreError as exc:
             # Keep what could not be written for the next attempt; newer state wins.
