@@ -15,6 +15,7 @@ from autoheal.config import ConfigError, Mode, parse_settings
 from autoheal.domain.policy import PolicyState
 from autoheal.engine.service import Service
 from autoheal.store.db import StoreError
+from autoheal.store.state import Store
 
 ENVIRON = {"DOCKER_HOST": "unix:///nonexistent.sock"}
 A = "a" * 64
@@ -174,21 +175,16 @@ async def test_an_invalid_import_changes_nothing_anywhere(make_service: MakeServ
     assert service.events.recent(100) == events_before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: apply_settings saves the settings document and the choices in two transactions; "
-    "when the choices write fails the new settings are already stored but not running",
-)
 async def test_a_store_failure_during_import_leaves_the_stored_settings_unchanged(
     make_service: MakeService, monkeypatch: pytest.MonkeyPatch
 ):
     service = await make_service()
     stored_before = await stored_settings(service)
 
-    async def failing_replace(choices, now):
-        raise StoreError("disk I/O error")
+    def failing_choices_write(conn, choices, now):
+        raise sqlite3.OperationalError("disk I/O error")  # fails inside the import's transaction
 
-    monkeypatch.setattr(service.store, "replace_choices", failing_replace)
+    monkeypatch.setattr(Store, "_write_choices", staticmethod(failing_choices_write))
     document = service.export_config()
     document["restart"]["mode"] = "health"
     with pytest.raises(StoreError):

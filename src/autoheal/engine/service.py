@@ -156,9 +156,8 @@ class Service:
         async with self._settings_lock:
             changed = changed_fields(self.settings, settings)
             now = time.time()
-            await self.store.save_settings_document(settings.model_dump(mode="json"), now)
+            await self.store.save_configuration(settings.model_dump(mode="json"), choices, now)
             if choices is not None:
-                await self.store.replace_choices(choices, now)
                 self.healer.choices.clear()
                 self.healer.choices.update(choices)
                 changed.append("containers")

@@ -53,28 +53,37 @@ class Store:
         return json.loads(row[0]) if row else None
 
     async def save_settings_document(self, document: dict[str, Any], now: float) -> None:
+        await self.save_configuration(document, None, now)
+
+    async def save_configuration(self, document: dict[str, Any], choices: dict[str, bool] | None, now: float) -> None:
+        """Settings (and, if given, the choices) in one transaction: all or nothing."""
         text = json.dumps(document, sort_keys=True)
-        await self.db.run(
-            lambda c: c.execute(
+
+        def write(c: sqlite3.Connection) -> None:
+            c.execute(
                 "INSERT INTO settings (id, document, updated_at) VALUES (1, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at",
                 (text, now),
             )
-        )
+            if choices is not None:
+                self._write_choices(c, choices, now)
+
+        await self.db.run(write)
 
     async def load_choices(self) -> dict[str, bool]:
         rows = await self.db.run(lambda c: c.execute("SELECT name, enabled FROM choices").fetchall())
         return {row["name"]: bool(row["enabled"]) for row in rows}
 
     async def replace_choices(self, choices: dict[str, bool], now: float) -> None:
-        def write(c: sqlite3.Connection) -> None:
-            c.execute("DELETE FROM choices")
-            c.executemany(
-                "INSERT INTO choices (name, enabled, updated_at) VALUES (?, ?, ?)",
-                [(name, int(enabled), now) for name, enabled in choices.items()],
-            )
+        await self.db.run(lambda c: self._write_choices(c, choices, now))
 
-        await self.db.run(write)
+    @staticmethod
+    def _write_choices(c: sqlite3.Connection, choices: dict[str, bool], now: float) -> None:
+        c.execute("DELETE FROM choices")
+        c.executemany(
+            "INSERT INTO choices (name, enabled, updated_at) VALUES (?, ?, ?)",
+            [(name, int(enabled), now) for name, enabled in choices.items()],
+        )
 
     # per-container policy state
 
