@@ -10,7 +10,7 @@ import pytest
 from autoheal.store.db import DB_FILE, Database, StoreError
 from autoheal.store.migrations import MIGRATIONS
 
-TABLES = {"schema_migrations", "settings", "choices", "container_state", "events"}
+TABLES = {"schema_migrations", "settings", "choices", "container_state", "events", "flags", "healthchecks"}
 
 
 def tables(c: sqlite3.Connection) -> set[str]:
@@ -22,12 +22,12 @@ def versions(c: sqlite3.Connection) -> list[int]:
     return [row[0] for row in c.execute("SELECT version FROM schema_migrations ORDER BY version")]
 
 
-async def test_it_creates_the_tables_and_records_migration_1(tmp_path: Path):
+async def test_it_creates_the_tables_and_records_every_migration(tmp_path: Path):
     db = Database(tmp_path)
     try:
-        assert await db.open() == 1
+        assert await db.open() == MIGRATIONS[-1][0]
         assert await db.run(tables) == TABLES
-        assert await db.run(versions) == [1]
+        assert await db.run(versions) == [v for v, _ in MIGRATIONS]
     finally:
         await db.close()
 
@@ -41,7 +41,7 @@ async def test_opening_the_same_store_again_applies_no_migration_twice(tmp_path:
     second = Database(tmp_path)
     try:
         assert await second.open() == MIGRATIONS[-1][0]
-        assert await second.run(versions) == [1]
+        assert await second.run(versions) == [v for v, _ in MIGRATIONS]
         assert await second.run(lambda c: c.execute("SELECT name FROM choices").fetchall()[0][0]) == "web"
     finally:
         await second.close()

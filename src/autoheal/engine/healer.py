@@ -72,6 +72,7 @@ class Healer:
         self_id: str | None = None,
         metrics: HealerMetrics | None = None,
         on_state: Callable[[str, str, p.PolicyState | None], None] = lambda cid, name, state: None,
+        on_change: Callable[[str], None] = lambda cid: None,
     ) -> None:
         self.docker = docker
         self.settings = settings
@@ -81,6 +82,8 @@ class Healer:
         self.self_id = self_id
         self.metrics = metrics or _NoMetrics()
         self.on_state = on_state  # told of every policy state change, for the store
+        self.on_change = on_change  # told whenever anything shown about a container changed
+        self.maintenance = False  # healing paused host-wide by an operator
         self.choices: dict[str, bool] = {}  # operator enable/disable, by container name
         self.containers: dict[str, Container] = {}
         self.policy: dict[str, p.PolicyState] = {}
@@ -111,6 +114,7 @@ class Healer:
         """One engine event; a bad or unexpected event is logged and skipped, never fatal."""
         try:
             await self._handle_event(event)
+            self.on_change(event.container_id)
         except EngineUnavailable:
             raise
         except Exception:  # noqa: BLE001 - one bad event must not stop the watcher
@@ -205,11 +209,14 @@ class Healer:
         if self.policy.get(container.id) != state:
             self.policy[container.id] = state
             self.on_state(container.id, container.name, state)
+            self.on_change(container.id)
 
     def forget(self, cid: str) -> None:
         """Drop everything about a container that no longer exists."""
         if cid in self.policy:
             self.on_state(cid, "", None)
+        if cid in self.containers:
+            self.on_change(cid)
         timer = self.timers.pop(cid, None)
         if timer is not None:
             timer.cancel()
@@ -299,6 +306,10 @@ class Healer:
         if not self.selection(container).monitored:
             return
         now = self.clock()
+        if isinstance(obs, p.Failure) and self.maintenance:
+            if not quiet:
+                self.events.add(Record(now, "skipped", "healing is paused (maintenance)", cid, container.name, obs.kind.value, obs.exit_code))
+            return
         if isinstance(obs, p.Failure) and now < self.hold_until:
             self._schedule_recheck(container, self.hold_until)
             return
@@ -405,8 +416,10 @@ class Healer:
         still_failing = container.status in ("exited", "dead") or (
             container.running and container.health in ("unhealthy", "starting")
         )
-        if not self.selection(container).monitored or container.status == "paused" or not still_failing:
+        if self.maintenance or not self.selection(container).monitored or container.status == "paused" or not still_failing:
             why = "no longer monitored" if not self.selection(container).monitored else f"now {container.status}"
+            if self.maintenance:
+                why = "healing is paused (maintenance)"
             if container.running and container.health not in ("unhealthy", "starting"):
                 why = "running again" if container.health is None else f"recovered by itself ({container.health})"
             self._set_state(container, replace(self.state(cid), pending_at=None, pending_attempt=0, pending_kind=None))
@@ -496,6 +509,54 @@ class Healer:
         task.add_done_callback(self.tasks.discard)
 
     # --- operator actions -------------------------------------------------------
+
+    def set_maintenance(self, paused: bool) -> None:
+        """Pause or resume all healing; scheduled restarts are cancelled when they fall due."""
+        if paused != self.maintenance:
+            self.maintenance = paused
+            verb = "paused" if paused else "resumed"
+            self.events.add(Record(self.clock(), "maintenance", f"healing {verb} by an operator"))
+
+    def quarantine(self, cid: str) -> bool:
+        """An operator stops healing one container; False if it already was quarantined."""
+        container = self.containers.get(cid)
+        state = self.state(cid)
+        if container is None or state.quarantined:
+            return False
+        self._cancel_timer(cid)
+        now = self.clock()
+        self._set_state(container, replace(state, quarantined_at=now, pending_at=None, pending_attempt=0, pending_kind=None))
+        self.events.add(Record(now, "quarantine", "quarantined by an operator", cid, container.name))
+        return True
+
+    async def operator_restart(self, cid: str) -> Record:
+        """Restart (or start) now for an operator: resets the count and lifts a quarantine."""
+        container = await self.docker.inspect(cid)
+        self.containers[cid] = container
+        restart = self.restart_settings(container)
+        overrides = apply_overrides(self.settings.restart, container.labels)
+        timeout = stop_timeout(restart, container.stop_timeout_seconds, "autoheal.stop.timeout" in overrides.applied)
+        verb = "restart" if container.running else "start"
+        self._cancel_timer(cid)
+        acting = self.acting[cid] = _Acting()
+        try:
+            async with self.gate.slot():
+                if container.running:
+                    await self.docker.restart(cid, timeout)
+                else:
+                    await self.docker.start(cid)
+        finally:
+            acting.done_at = self.clock()
+        state = self.state(cid)
+        fresh = replace(
+            state, failures=0, restarts=(), quarantined_at=None, probation=False, manual_stop=False,
+            pending_at=None, pending_attempt=0, pending_kind=None,
+        )
+        self._set_state(container, fresh)
+        self.exits.pop(cid, None)
+        record = Record(self.clock(), "restart", f"{verb} by an operator (stop timeout {timeout}s)", cid, container.name, "operator")
+        self.events.add(record)
+        return record
 
     def unquarantine(self, cid: str) -> bool:
         """Release a quarantined container; False if it was not quarantined."""

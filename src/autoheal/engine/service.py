@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from autoheal.config import Settings, changed_fields, merge_documents, parse_settings
+from autoheal.checks.definition import CheckDefinition
 from autoheal.docker.adapter import DockerAdapter
+from autoheal.engine.broadcast import Broadcaster
 from autoheal.engine.healer import Healer
 from autoheal.engine.records import EventLog, Record
 from autoheal.engine.supervise import LoopStatus, supervise
@@ -67,7 +69,8 @@ class Service:
         self.metrics = metrics or Metrics()
         self.store = Store(Database(data_dir))
         self.writer = StoreWriter(self.store, self._retention)
-        self.events = EventLog(on_add=self.writer.record)
+        self.broadcast = Broadcaster()
+        self.events = EventLog(on_add=self._on_record)
         self.healer = Healer(
             self.adapter,
             settings,
@@ -75,7 +78,9 @@ class Service:
             self_id=own_container_id(),
             metrics=self.metrics,
             on_state=self.writer.state_changed,
+            on_change=self.broadcast.container,
         )
+        self.healthchecks: dict[str, CheckDefinition] = {}
         self.watcher = Watcher(self.adapter, self.healer, on_reconnect=self.metrics.reconnected)
         self.loops = [LoopStatus("events"), LoopStatus("reconcile"), LoopStatus("store")]
         self._explicit = dict(explicit or {})
@@ -83,6 +88,10 @@ class Service:
         self._tasks: list[asyncio.Task[None]] = []
         self.stopped = False
         self.metrics.watch_state(self._count_monitored, self._count_quarantined)
+
+    def _on_record(self, record: Record) -> None:
+        self.writer.record(record)
+        self.broadcast.record(record)
 
     @property
     def settings(self) -> Settings:
@@ -118,6 +127,12 @@ class Service:
                 log.error("stored configuration is not valid any more (%s); using file and environment", exc)
         await self.store.save_settings_document(self.settings.model_dump(mode="json"), time.time())
         self.healer.choices.update(await self.store.load_choices())
+        self.healer.maintenance = (await self.store.load_flags()).get("maintenance") == "on"
+        for name, raw in (await self.store.load_healthchecks()).items():
+            try:
+                self.healthchecks[name] = CheckDefinition.model_validate(raw)
+            except ValueError as exc:
+                log.error("stored health check for %s is not valid any more, ignored: %s", name, exc)
         restored = await self.store.load_states()
         for cid, (_, state) in restored.items():
             self.healer.policy[cid] = state
@@ -180,6 +195,21 @@ class Service:
             self.healer.choices.clear()
             self.healer.choices.update(choices)
 
+    async def set_maintenance(self, paused: bool) -> None:
+        """Pause or resume healing host-wide; kept across restarts of autoheal."""
+        await self.store.set_flag("maintenance", "on" if paused else "off", time.time())
+        self.healer.set_maintenance(paused)
+        if not paused:
+            self.watcher.settings_changed()  # a pass now heals what failed meanwhile
+
+    async def put_healthcheck(self, container_name: str, definition: CheckDefinition) -> None:
+        await self.store.put_healthcheck(container_name, definition.model_dump(mode="json"), time.time())
+        self.healthchecks[container_name] = definition
+
+    async def delete_healthcheck(self, container_name: str) -> bool:
+        await self.store.delete_healthcheck(container_name)
+        return self.healthchecks.pop(container_name, None) is not None
+
     def export_config(self) -> dict[str, Any]:
         return export_document(self.settings, dict(self.healer.choices))
 
@@ -223,6 +253,7 @@ class Service:
                 "last_reconcile_at": status.last_reconcile_at,
             },
             "store": str(self.store.db.path) if self.store.db.path else "memory",
+            "maintenance": self.healer.maintenance,
             "loops": [{"name": loop.name, "running": loop.running, "crashes": loop.crashes} for loop in self.loops],
             "uptime_seconds": round(time.time() - self.started_at, 1),
         }

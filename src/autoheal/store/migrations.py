@@ -40,4 +40,19 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX events_kind ON events (kind, id);
         """,
     ),
+    (
+        2,
+        """
+        CREATE TABLE flags (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE healthchecks (
+            container_name TEXT PRIMARY KEY,
+            definition TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        """,
+    ),
 ]

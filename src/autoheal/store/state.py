@@ -85,6 +85,41 @@ class Store:
             [(name, int(enabled), now) for name, enabled in choices.items()],
         )
 
+    # flags (maintenance) and custom health check definitions
+
+    async def load_flags(self) -> dict[str, str]:
+        rows = await self.db.run(lambda c: c.execute("SELECT name, value FROM flags").fetchall())
+        return {row["name"]: row["value"] for row in rows}
+
+    async def set_flag(self, name: str, value: str, now: float) -> None:
+        await self.db.run(
+            lambda c: c.execute(
+                "INSERT INTO flags (name, value, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                (name, value, now),
+            )
+        )
+
+    async def load_healthchecks(self) -> dict[str, dict[str, Any]]:
+        rows = await self.db.run(lambda c: c.execute("SELECT container_name, definition FROM healthchecks").fetchall())
+        return {row["container_name"]: json.loads(row["definition"]) for row in rows}
+
+    async def put_healthcheck(self, container_name: str, definition: dict[str, Any], now: float) -> None:
+        text = json.dumps(definition, sort_keys=True)
+        await self.db.run(
+            lambda c: c.execute(
+                "INSERT INTO healthchecks (container_name, definition, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (container_name) DO UPDATE SET definition = excluded.definition, "
+                "updated_at = excluded.updated_at",
+                (container_name, text, now),
+            )
+        )
+
+    async def delete_healthcheck(self, container_name: str) -> bool:
+        return await self.db.run(
+            lambda c: c.execute("DELETE FROM healthchecks WHERE container_name = ?", (container_name,)).rowcount > 0
+        )
+
     # per-container policy state
 
     async def load_states(self) -> dict[str, tuple[str, PolicyState]]:

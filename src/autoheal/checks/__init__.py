@@ -1,0 +1,1 @@
+"""Custom health checks: definitions today; the runners (http, tcp, exec) are not built yet."""
