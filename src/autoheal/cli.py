@@ -75,6 +75,7 @@ def serve(args: argparse.Namespace, settings: Settings, explicit: dict, environ:
     import uvicorn
 
     from autoheal.api.app import create_app
+    from autoheal.api.security import load_token
     from autoheal.engine.service import Service
 
     logging.basicConfig(
@@ -91,7 +92,17 @@ def serve(args: argparse.Namespace, settings: Settings, explicit: dict, environ:
             print(f"autoheal: cannot create data directory {data_dir}: {exc.strerror or exc}", file=sys.stderr)
             return 2
     service = Service(settings, environ, data_dir=data_dir, explicit=explicit)
-    app = create_app(service, metrics_host=args.host, metrics_port=args.metrics_port)
+    try:
+        token = load_token(environ.get("AUTOHEAL_API_TOKEN"), environ.get("AUTOHEAL_API_TOKEN_FILE"))
+    except ValueError as exc:
+        print(f"autoheal: {exc}", file=sys.stderr)
+        return 2
+    if token is None and args.host not in ("127.0.0.1", "localhost", "::1"):
+        logging.getLogger("autoheal").warning(
+            "the API on %s has no token: anyone who can reach it can restart containers; set AUTOHEAL_API_TOKEN",
+            args.host,
+        )
+    app = create_app(service, token=token, metrics_host=args.host, metrics_port=args.metrics_port)
     # uvicorn shuts down gracefully, then re-raises the signal to the handler it found: make
     # that a clean exit, so `docker stop` and systemd see success.
     signal.signal(signal.SIGTERM, _exit_cleanly)

@@ -155,6 +155,7 @@ class Store:
         limit: int = 50,
         before_id: int | None = None,
         container_id: str | None = None,
+        container_name: str | None = None,
         kinds: tuple[str, ...] = (),
         since: float | None = None,
         until: float | None = None,
@@ -167,6 +168,9 @@ class Store:
         if container_id:
             where.append("container_id = ?")
             args.append(container_id)
+        if container_name:
+            where.append("container_name = ?")
+            args.append(container_name)
         if kinds:
             where.append(f"kind IN ({', '.join('?' for _ in kinds)})")
             args.extend(kinds)
@@ -199,5 +203,12 @@ class Store:
 
         return await self.db.run(prune)
 
-    async def count_events(self) -> int:
-        return await self.db.run(lambda c: c.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+    async def count_events(self, kinds: tuple[str, ...] = (), since: float | None = None) -> int:
+        sql, args = "SELECT COUNT(*) FROM events WHERE 1 = 1", []
+        if kinds:
+            sql += f" AND kind IN ({', '.join('?' for _ in kinds)})"
+            args.extend(kinds)
+        if since is not None:
+            sql += " AND time >= ?"
+            args.append(since)
+        return await self.db.run(lambda c: c.execute(sql, args).fetchone()[0])
