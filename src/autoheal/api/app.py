@@ -21,6 +21,7 @@ from autoheal.engine.service import Service
 log = logging.getLogger(__name__)
 
 _ERRORS = {
+    400: {"model": ErrorBody, "description": "Request body that cannot be read (not UTF-8 or not JSON)"},
     401: {"model": ErrorBody, "description": "Missing or wrong bearer token"},
     404: {"model": ErrorBody, "description": "No such container"},
     409: {"model": ErrorBody, "description": "Conflict with the current state"},

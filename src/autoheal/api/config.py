@@ -20,12 +20,6 @@ def _schema_body(model: type) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
 
 
-def _object(document: Any) -> dict[str, Any]:
-    if not isinstance(document, dict):
-        raise ConfigError("(body): must be a JSON object")
-    return document
-
-
 @router.get("/config", response_model=Settings, summary="The running configuration")
 async def get_config(service: Service = Depends(get_service)) -> Settings:
     return service.settings
@@ -37,15 +31,15 @@ async def get_config(service: Service = Depends(get_service)) -> Settings:
     summary="Replace the whole configuration (fields left out take their defaults)",
     openapi_extra=_schema_body(Settings),
 )
-async def put_config(document: Any = Body(None), service: Service = Depends(get_service)) -> Settings:
-    settings = parse_settings(_object(document), strict=True)
+async def put_config(document: dict[str, Any] = Body(...), service: Service = Depends(get_service)) -> Settings:
+    settings = parse_settings(document, strict=True)
     await service.apply_settings(settings, why="replaced through the API")
     return service.settings
 
 
-async def _put_section(service: Service, section: str, document: Any) -> Settings:
+async def _put_section(service: Service, section: str, document: dict[str, Any]) -> Settings:
     current = service.settings.model_dump(mode="json")
-    merged = merge_documents(current, {section: _object(document)})
+    merged = merge_documents(current, {section: document})
     settings = parse_settings(merged, strict=True)
     await service.apply_settings(settings, why=f"{section} updated through the API")
     return service.settings
@@ -57,7 +51,7 @@ async def _put_section(service: Service, section: str, document: Any) -> Setting
     summary="Update monitor settings (fields left out keep their value)",
     openapi_extra=_schema_body(MonitorSettings),
 )
-async def put_monitor(document: Any = Body(None), service: Service = Depends(get_service)) -> Settings:
+async def put_monitor(document: dict[str, Any] = Body(...), service: Service = Depends(get_service)) -> Settings:
     return await _put_section(service, "monitor", document)
 
 
@@ -67,7 +61,7 @@ async def put_monitor(document: Any = Body(None), service: Service = Depends(get
     summary="Update the restart policy (fields left out keep their value)",
     openapi_extra=_schema_body(RestartSettings),
 )
-async def put_restart(document: Any = Body(None), service: Service = Depends(get_service)) -> Settings:
+async def put_restart(document: dict[str, Any] = Body(...), service: Service = Depends(get_service)) -> Settings:
     return await _put_section(service, "restart", document)
 
 

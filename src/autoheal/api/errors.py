@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from autoheal.config import ConfigError
@@ -23,6 +24,14 @@ def _body(status: int, detail: str, errors: list[dict] | None = None) -> JSONRes
 def _field(loc: tuple) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "(body)"
+
+
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    methods: set[str] = set()
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path_regex.match(path):
+            methods |= route.methods
+    return sorted(methods)
 
 
 def install(app: FastAPI) -> None:
@@ -45,6 +54,9 @@ def install(app: FastAPI) -> None:
         response = _body(exc.status_code, str(exc.detail))
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
+        if exc.status_code == 405:
+            # Starlette lists one route's methods; a path can have several routes.
+            response.headers["Allow"] = ", ".join(_allowed_methods(app, request.url.path))
         return response
 
     @app.exception_handler(ContainerGone)
