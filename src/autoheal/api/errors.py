@@ -26,6 +26,12 @@ def _field(loc: tuple) -> str:
     return ".".join(parts) or "(body)"
 
 
+def _error(e: dict) -> dict:
+    if e.get("type") == "json_invalid":  # its loc is ("body", character offset), not a field
+        return {"field": "(body)", "message": f"invalid JSON: {e.get('ctx', {}).get('error', e.get('msg'))}"}
+    return {"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")}
+
+
 def _allowed_methods(app: FastAPI, path: str) -> list[str]:
     methods: set[str] = set()
     for route in app.routes:
@@ -37,7 +43,7 @@ def _allowed_methods(app: FastAPI, path: str) -> list[str]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in exc.errors()]
+        errors = [_error(e) for e in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
         return _body(422, detail, errors)
 
@@ -46,6 +52,9 @@ def install(app: FastAPI) -> None:
         errors = []
         for part in str(exc).split("; "):
             field, sep, message = part.partition(": ")
+            if not sep and errors:  # the previous message goes on after a "; ", it is not another error
+                errors[-1]["message"] += f"; {part}"
+                continue
             errors.append({"field": field if sep else "(document)", "message": message if sep else part})
         return _body(422, str(exc), errors)
 

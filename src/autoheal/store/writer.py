@@ -26,6 +26,7 @@ class StoreWriter:
         self._states: dict[str, tuple[str, PolicyState | None]] = {}
         self._records: list[Record] = []
         self._wake = asyncio.Event()
+        self._flushing = asyncio.Lock()
         self._last_prune = 0.0
         self.failures = 0
         self.last_error = ""
@@ -43,7 +44,12 @@ class StoreWriter:
         return len(self._states) + len(self._records)
 
     async def flush(self) -> None:
-        """Write everything queued so far in one transaction."""
+        """Write everything queued so far in one transaction; returns once it is written, also
+        when another flush had already taken part of it (a read after flush sees it all)."""
+        async with self._flushing:
+            await self._flush()
+
+    async def _flush(self) -> None:
         states, records = self._states, self._records
         self._states, self._records = {}, []
         if not states and not records:
