@@ -9,7 +9,14 @@ from fastapi.responses import JSONResponse
 
 from autoheal.api.deps import get_service
 from autoheal.api.schemas import ImportOut
-from autoheal.config import ConfigError, MonitorSettings, RestartSettings, Settings, merge_documents, parse_settings
+from autoheal.config import (
+    ConfigError,
+    MonitorSettings,
+    RestartSettings,
+    Settings,
+    merge_documents,
+    parse_settings,
+)
 from autoheal.engine.service import Service
 from autoheal.portable import SCHEMA_VERSION, parse_text
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException
 
 from autoheal.api.deps import find_container, get_service
-from autoheal.api.schemas import ActionOut, ContainerDetail, ContainerList, SelectIn, SelectOut
+from autoheal.api.schemas import (
+    ActionOut,
+    ContainerDetail,
+    ContainerList,
+    SelectIn,
+    SelectOut,
+)
 from autoheal.api.views import container_out, event_out
 from autoheal.domain.labels import apply_overrides
 from autoheal.engine.service import Service

@@ -1,33 +1,16 @@
-"""Event records: every decision and action autoheal takes, kept in a bounded log."""
+"""The event log: every record is kept (newest in memory), logged, and handed on to the store."""
 
 from __future__ import annotations
 
 import logging
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import Any
+
+from autoheal.domain.records import Record
 
 log = logging.getLogger("autoheal.events")
 
-
-@dataclass(frozen=True)
-class Record:
-    """One decision or action: what, to which container, why, and how it went."""
-
-    time: float
-    kind: str  # restart, restart_failed, scheduled, quarantine, unquarantine, skipped, cancelled, manual_stop, engine
-    reason: str
-    container_id: str = ""
-    container_name: str = ""
-    cause: str = ""  # crash, oom, unhealthy
-    exit_code: int | None = None
-    attempt: int | None = None
-    delay_seconds: float | None = None
-    window_count: int | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+__all__ = ["EventLog", "Record"]
 
 
 class EventLog:

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from autoheal.config import Settings, changed_fields, merge_documents, parse_settings
 from autoheal.checks.definition import CheckDefinition
+from autoheal.config import Settings, changed_fields, merge_documents, parse_settings
 from autoheal.docker.adapter import DockerAdapter
 from autoheal.engine.broadcast import Broadcaster
 from autoheal.engine.healer import Healer

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from autoheal.domain.policy import FailureKind, PolicyState
-from autoheal.engine.records import Record
+from autoheal.domain.records import Record
 from autoheal.store.db import Database
 
 _RECORD_FIELDS = [f.name for f in fields(Record)]

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from autoheal.domain.policy import PolicyState
-from autoheal.engine.records import Record
+from autoheal.domain.records import Record
 from autoheal.store.db import StoreError
 from autoheal.store.state import Store
 
