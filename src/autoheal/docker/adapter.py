@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ _REQUEST_TIMEOUT_SECONDS = 30
 _HEALTH_IN_STATUS = re.compile(r"\((healthy|unhealthy|health: starting)\)")
 _EXIT_IN_STATUS = re.compile(r"^Exited \((-?\d+)\)")
 _API_VERSION = re.compile(r"^v?\d+\.\d+$")
+_EXEC_OUTPUT_BYTES = 2048
 
 
 def resolve_host(environ: Mapping[str, str]) -> str:
@@ -93,6 +95,11 @@ def parse_time(value: str | None) -> float | None:
         return None
 
 
+def _networks(raw: Mapping[str, Any]) -> dict[str, str]:
+    nets = ((raw.get("NetworkSettings") or {}).get("Networks")) or {}
+    return {str(name): str(n.get("IPAddress") or "") for name, n in nets.items() if isinstance(n, Mapping)}
+
+
 def container_from_listing(raw: Mapping[str, Any]) -> Container:
     """A Container from one entry of GET /containers/json (no exit detail)."""
     status_text = raw.get("Status") or ""
@@ -111,6 +118,7 @@ def container_from_listing(raw: Mapping[str, Any]) -> Container:
         health=health,
         exit_code=int(exit_match.group(1)) if exit_match else None,
         network_mode=(raw.get("HostConfig") or {}).get("NetworkMode") or "",
+        networks=_networks(raw),
         has_healthcheck=health is not None,
         detailed=False,
     )
@@ -139,6 +147,7 @@ def container_from_inspect(raw: Mapping[str, Any]) -> Container:
         stop_timeout_seconds=config.get("StopTimeout"),
         has_healthcheck=bool(test) and test[0] != "NONE",
         network_mode=host.get("NetworkMode") or "",
+        networks=_networks(raw),
         detailed=True,
     )
 
@@ -243,6 +252,27 @@ class DockerAdapter:
         """Start an exited container."""
         container = self._client().containers.container(container_id)
         await self._call(container.start(), container_id, action=True)
+
+    async def exec(self, container_id: str, command: list[str], timeout_seconds: float) -> tuple[int, str]:
+        """Run a command in the container; its exit code and the tail of its output."""
+        container = self._client().containers.container(container_id)
+        self.calls += 3
+        try:
+            async with asyncio.timeout(timeout_seconds):
+                execution = await container.exec(command, stdout=True, stderr=True)
+                output = bytearray()
+                async with execution.start(detach=False) as stream:
+                    while (message := await stream.read_out()) is not None:
+                        output.extend(message.data)
+                        del output[:-_EXEC_OUTPUT_BYTES]
+                exit_code = (await execution.inspect()).get("ExitCode")
+        except aiodocker.DockerError as exc:
+            if exc.status == 404:
+                raise ContainerGone(container_id) from None
+            raise ActionFailed(exc.message) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise EngineUnavailable(f"engine did not answer: {exc!r}") from None
+        return (exit_code if isinstance(exit_code, int) else -1), output.decode("utf-8", "replace")
 
     async def events(
         self, since: float | None = None, on_open: Callable[[], None] | None = None

@@ -32,10 +32,12 @@ class Container:
     stop_timeout_seconds: int | None = None
     has_healthcheck: bool = False
     network_mode: str = ""
+    networks: Mapping[str, str] = field(default_factory=lambda: _frozen(None))  # network name -> IP
     detailed: bool = True  # False when built from a listing (no exit detail)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", _frozen(self.labels))
+        object.__setattr__(self, "networks", _frozen(self.networks))
 
     @property
     def short_id(self) -> str:

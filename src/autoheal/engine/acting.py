@@ -70,13 +70,13 @@ class Acting:
         base = Record(self.clock(), "", "", cid, container.name, cause, container.exit_code, decision.attempt)
         # "starting" counts: a container that missed verify_seconds is still not healthy.
         still_failing = container.status in ("exited", "dead") or (
-            container.running and container.health in ("unhealthy", "starting")
+            container.running and (container.health in ("unhealthy", "starting") or cid in self.check_failing)
         )
         if self.maintenance or not self.selection(container).monitored or container.status == "paused" or not still_failing:
             why = "no longer monitored" if not self.selection(container).monitored else f"now {container.status}"
             if self.maintenance:
                 why = "healing is paused (maintenance)"
-            if container.running and container.health not in ("unhealthy", "starting"):
+            if container.running and container.health not in ("unhealthy", "starting") and cid not in self.check_failing:
                 why = "running again" if container.health is None else f"recovered by itself ({container.health})"
             self._set_state(container, replace(self.state(cid), pending_at=None, pending_attempt=0, pending_kind=None))
             self.detected_at.pop(cid, None)

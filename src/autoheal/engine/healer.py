@@ -58,6 +58,8 @@ class Healer(Acting):
         self.on_state = on_state  # told of every policy state change, for the store
         self.on_change = on_change  # told whenever anything shown about a container changed
         self.maintenance = False  # healing paused host-wide by an operator
+        self.check_failing: set[str] = set()  # containers whose custom check reached its retries
+        self.starts: dict[str, int] = {}  # start events seen per container (a check restarts with each)
         self.choices: dict[str, bool] = {}  # operator enable/disable, by container name
         self.containers: dict[str, Container] = {}
         self.policy: dict[str, p.PolicyState] = {}
@@ -78,6 +80,21 @@ class Healer(Acting):
 
     def restart_settings(self, container: Container):
         return apply_overrides(self.settings.restart, container.labels).restart
+
+    def unhealthy(self, container: Container) -> bool:
+        """Running, and unhealthy by Docker's HEALTHCHECK or by its custom check."""
+        return container.running and (container.health == "unhealthy" or container.id in self.check_failing)
+
+    def check_failed(self, container: Container, reason: str) -> None:
+        """A custom check reached its retries: the container counts as unhealthy."""
+        self.check_failing.add(container.id)
+        self.events.add(Record(self.clock(), "health_check_failed", reason, container.id, container.name, "unhealthy"))
+        self.detected_at.setdefault(container.id, self.clock())
+        self._fail(container, p.FailureKind.UNHEALTHY, None)
+
+    def check_recovered(self, container: Container) -> None:
+        self.check_failing.discard(container.id)
+        self._observe(container, p.Healthy(), quiet=True)
 
     def state(self, container_id: str) -> p.PolicyState:
         return self.policy.get(container_id, p.PolicyState())
@@ -117,6 +134,8 @@ class Healer(Acting):
             case "start":
                 self.memory.pop(cid, None)
                 self.exits.pop(cid, None)
+                self.check_failing.discard(cid)
+                self.starts[cid] = self.starts.get(cid, 0) + 1
                 self._observe(container, p.Started(by_autoheal=own), quiet=True)
             case "health_status" if event.health == "unhealthy" and container.running:
                 self.detected_at.setdefault(cid, self.clock())
@@ -129,8 +148,11 @@ class Healer(Acting):
     @staticmethod
     def _apply_event(container: Container, event: DockerEvent) -> Container:
         match event.action:
-            case "start" | "unpause":
-                return replace(container, status="running", health="starting" if container.has_healthcheck else None)
+            case "start":
+                health = "starting" if container.has_healthcheck else None
+                return replace(container, status="running", health=health, started_at=event.time)
+            case "unpause":
+                return replace(container, status="running")
             case "die":
                 return replace(container, status="exited", exit_code=event.exit_code, finished_at=event.time)
             case "pause":
@@ -177,8 +199,9 @@ class Healer(Acting):
         timer = self.timers.pop(cid, None)
         if timer is not None:
             timer.cancel()
-        for table in (self.containers, self.policy, self.memory, self.exits, self.acting, self.detected_at):
+        for table in (self.containers, self.policy, self.memory, self.exits, self.acting, self.detected_at, self.starts):
             table.pop(cid, None)
+        self.check_failing.discard(cid)
 
     # --- reconcile --------------------------------------------------------------
 
@@ -226,7 +249,7 @@ class Healer(Acting):
             # Started by someone while autoheal was not looking (autoheal never starts a
             # quarantined container): that releases the quarantine, as a start event would.
             self._observe(container, p.Started(by_autoheal=False), source="started while quarantined")
-        if container.running and container.health == "unhealthy":
+        if self.unhealthy(container):
             self.detected_at.setdefault(cid, self.clock())
             self._fail(container, p.FailureKind.UNHEALTHY, None, quiet=True)
         elif container.status in ("exited", "dead"):
@@ -343,7 +366,7 @@ class Healer(Acting):
         container = await self._current(cid, refresh=True)
         if container is None:
             return
-        if container.running and container.health == "unhealthy":
+        if self.unhealthy(container):
             self._fail(container, p.FailureKind.UNHEALTHY, None, quiet=True)
         elif container.status in ("exited", "dead") and self.exits.get(cid) in _FAILING_EXITS:
             self._observe(container, observation_for(self.exits[cid], container.exit_code), quiet=True)

@@ -15,7 +15,9 @@ from typing import Any
 from autoheal.checks.definition import CheckDefinition
 from autoheal.config import Settings, changed_fields, merge_documents, parse_settings
 from autoheal.docker.adapter import DockerAdapter
+from autoheal.domain.models import Container
 from autoheal.engine.broadcast import Broadcaster
+from autoheal.engine.checker import Checker
 from autoheal.engine.healer import Healer
 from autoheal.engine.records import EventLog, Record
 from autoheal.engine.supervise import LoopStatus, supervise
@@ -78,16 +80,29 @@ class Service:
             self_id=own_container_id(),
             metrics=self.metrics,
             on_state=self.writer.state_changed,
-            on_change=self.broadcast.container,
+            on_change=self._on_change,
         )
-        self.healthchecks: dict[str, CheckDefinition] = {}
-        self.watcher = Watcher(self.adapter, self.healer, on_reconnect=self.metrics.reconnected)
+        self.healthchecks: dict[str, CheckDefinition] = {}  # defined through the API, by container name
+        self.checker = Checker(self.healer, self.adapter, lambda: self.healthchecks, own=self._own_container)
+        self.watcher = Watcher(
+            self.adapter, self.healer, on_reconnect=self.metrics.reconnected, after_reconcile=self.checker.sync_all
+        )
         self.loops = [LoopStatus("events"), LoopStatus("reconcile"), LoopStatus("store")]
         self._explicit = dict(explicit or {})
         self._settings_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self.stopped = False
         self.metrics.watch_state(self._count_monitored, self._count_quarantined)
+
+    def _on_change(self, container_id: str) -> None:
+        self.broadcast.container(container_id)
+        self.checker.sync(container_id)
+
+    def _own_container(self) -> Container | None:
+        own = self.healer.self_id
+        if not own:
+            return None
+        return next((c for c in self.healer.containers.values() if c.id.startswith(own)), None)
 
     def _on_record(self, record: Record) -> None:
         self.writer.record(record)
@@ -149,6 +164,7 @@ class Service:
                 await asyncio.gather(*self._tasks[:2], return_exceptions=True)
         except TimeoutError:
             log.warning("watch loops did not stop within %.0fs; going on with shutdown", STOP_LOOPS_SECONDS)
+        await self.checker.close()
         await self.healer.close(action_timeout_seconds=STOP_ACTIONS_SECONDS)
         for task in self._tasks[2:]:
             task.cancel()
@@ -205,10 +221,18 @@ class Service:
     async def put_healthcheck(self, container_name: str, definition: CheckDefinition) -> None:
         await self.store.put_healthcheck(container_name, definition.model_dump(mode="json"), time.time())
         self.healthchecks[container_name] = definition
+        self._sync_checks_of(container_name)
 
     async def delete_healthcheck(self, container_name: str) -> bool:
         await self.store.delete_healthcheck(container_name)
-        return self.healthchecks.pop(container_name, None) is not None
+        removed = self.healthchecks.pop(container_name, None) is not None
+        self._sync_checks_of(container_name)
+        return removed
+
+    def _sync_checks_of(self, container_name: str) -> None:
+        for container in list(self.healer.containers.values()):
+            if container.name == container_name:
+                self.checker.sync(container.id)
 
     def export_config(self) -> dict[str, Any]:
         return export_document(self.settings, dict(self.healer.choices))

@@ -59,12 +59,14 @@ class Watcher:
         healer: Healer,
         *,
         on_reconnect: Callable[[], None] = lambda: None,
+        after_reconcile: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
         self.healer = healer
         self.status = WatchStatus()
         self._on_reconnect = on_reconnect
+        self._after_reconcile = after_reconcile
         self._clock = clock
         self._lost_since: float | None = None
         self._opened = False
@@ -124,6 +126,7 @@ class Watcher:
     async def reconcile(self, resync: bool = False) -> None:
         await self.healer.reconcile(resync=resync)
         self.status.last_reconcile_at = self._clock()
+        self._after_reconcile()
 
     def settings_changed(self) -> None:
         """Wake the reconcile loop, so a new interval or selection applies at once."""
