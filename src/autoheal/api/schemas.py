@@ -44,6 +44,18 @@ class EventPage(BaseModel):
     next_cursor: int | None = Field(None, description="Pass as `before` to get older events")
 
 
+class CheckStateOut(BaseModel):
+    kind: str
+    source: Literal["api", "labels"]
+    target: str
+    last_ok: bool | None
+    last_detail: str
+    last_latency_seconds: float | None
+    last_run_at: float | None
+    consecutive_failures: int
+    failing: bool
+
+
 class ContainerOut(BaseModel):
     id: str
     short_id: str
@@ -64,7 +76,8 @@ class ContainerOut(BaseModel):
     docker_restart_policy: str
     labels: dict[str, str]
     label_problems: list[str]
-    custom_check: bool
+    custom_check: bool = Field(description="A custom check (API or labels) is in force")
+    check: CheckStateOut | None = Field(None, description="The custom check's live state, while it runs")
 
 
 class ContainerDetail(ContainerOut):
@@ -130,9 +143,9 @@ class HealthCheckIn(CheckDefinition):
 
 class HealthCheckOut(CheckDefinition):
     container_name: str
-    running: Literal[False] = Field(
-        False, description="Custom checks are stored but not run yet in this version (Docker's own HEALTHCHECK is)"
-    )
+    source: Literal["api", "labels"] = Field(description="api overrides the container's labels")
+    running: bool = Field(description="The check runs now (the container is running, managed, not quarantined)")
+    state: CheckStateOut | None = None
 
 
 class HealthCheckList(BaseModel):

@@ -4,11 +4,28 @@ from __future__ import annotations
 
 import time
 
-from autoheal.api.schemas import ContainerOut, EventOut
+from autoheal.api.schemas import CheckStateOut, ContainerOut, EventOut
 from autoheal.domain.labels import apply_overrides
 from autoheal.domain.models import Container
 from autoheal.engine.records import Record
 from autoheal.engine.service import Service
+
+
+def check_out(service: Service, container_id: str) -> CheckStateOut | None:
+    state = service.checker.states.get(container_id)
+    if state is None:
+        return None
+    return CheckStateOut(
+        kind=state.kind,
+        source=state.source,
+        target=state.target,
+        last_ok=state.last_ok,
+        last_detail=state.last_detail,
+        last_latency_seconds=state.last_latency_seconds,
+        last_run_at=state.last_run_at,
+        consecutive_failures=state.consecutive_failures,
+        failing=state.failing,
+    )
 
 
 def container_out(service: Service, container: Container, now: float | None = None) -> ContainerOut:
@@ -18,6 +35,10 @@ def container_out(service: Service, container: Container, now: float | None = No
     state = healer.state(container.id)
     overrides = apply_overrides(healer.settings.restart, container.labels)
     window = overrides.restart.max_restarts_window_seconds
+    definition, _ = service.checker.definition_for(container)
+    problems = list(overrides.problems)
+    if container.id in service.checker.label_problems:
+        problems.append(service.checker.label_problems[container.id])
     return ContainerOut(
         id=container.id,
         short_id=container.short_id,
@@ -37,8 +58,9 @@ def container_out(service: Service, container: Container, now: float | None = No
         manual_stop=state.manual_stop,
         docker_restart_policy=container.restart_policy,
         labels=dict(container.labels),
-        label_problems=list(overrides.problems),
-        custom_check=container.name in service.healthchecks,
+        label_problems=problems,
+        custom_check=definition is not None and definition.check_type != "docker",
+        check=check_out(service, container.id),
     )
 
 
