@@ -270,7 +270,8 @@ def _on_started(state: PolicyState, by_autoheal: bool, now: float) -> tuple[Poli
     fresh = replace(
         fresh,
         failures=0,
-        restarts=(),
+        # The window is real: only a release (a start of a quarantined container) clears it.
+        restarts=() if state.quarantined else state.restarts,
         quarantined_at=None,
         probation=False,
         pending_at=None,

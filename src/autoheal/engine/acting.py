@@ -57,7 +57,29 @@ class Acting:
             if task is not None:
                 self.actions.add(task)
                 task.add_done_callback(self.actions.discard)
-            await self._act(cid, decision)
+            if cid in self.busy:
+                self._drop_pending(cid, "another action on this container is under way")
+                return
+            self.busy.add(cid)
+            try:
+                await self._act(cid, decision)
+            except EngineUnavailable as exc:
+                # Never leave a restart "scheduled" with no timer behind it: the next pass retries.
+                self._drop_pending(cid, f"engine unavailable ({exc}); retried when it is back")
+            except Exception:  # noqa: BLE001 - a timer must not die with the restart still marked pending
+                log.exception("restart of %s failed unexpectedly", cid[:12])
+                self._drop_pending(cid, "internal error; retried at the next pass")
+            finally:
+                self.busy.discard(cid)
+
+    def _drop_pending(self: Healer, cid: str, why: str) -> None:
+        container = self.containers.get(cid)
+        state = self.policy.get(cid)
+        if container is None or state is None or state.pending_at is None:
+            return
+        self._set_state(container, replace(state, pending_at=None, pending_attempt=0, pending_kind=None))
+        self.detected_at.pop(cid, None)
+        self.events.add(Record(self.clock(), "cancelled", f"restart not made: {why}", cid, container.name))
 
     async def _act(self: Healer, cid: str, decision: p.Restart) -> None:
         cause = decision.kind.value
@@ -103,7 +125,7 @@ class Acting:
         except (ActionFailed, EngineUnavailable) as exc:
             acting.done_at = self.clock()
             if container.running:
-                await self._note_stopped_by_failed_restart(cid)
+                await self._note_stopped_by_failed_restart(cid, decision.kind)
             self.events.add(replace(base, kind="restart_failed", reason=f"{verb} failed: {exc}"))
             self.metrics.restart_done(cause, "failed", detect, self.clock() - started)
             return
@@ -122,7 +144,7 @@ class Acting:
             )
         )
 
-    async def _note_stopped_by_failed_restart(self: Healer, cid: str) -> None:
+    async def _note_stopped_by_failed_restart(self: Healer, cid: str, kind: p.FailureKind) -> None:
         """A restart may stop the container and then fail to start it: that exit is autoheal's
         doing, not a manual stop, and the container is still down for the old failure."""
         try:
@@ -132,6 +154,7 @@ class Acting:
         if after.status in ("exited", "dead"):
             self.containers[cid] = after
             self.exits[cid] = ExitClass.CRASH
+            self.down_for[cid] = kind  # retried as the failure it was, whatever the mode
 
     async def _verify(self: Healer, cid: str, verb: str, stop_timeout_seconds: int) -> tuple[str, str]:
         """Did the container come back? (Health is watched by the normal event flow.)"""
@@ -152,6 +175,8 @@ class Acting:
         state = self.policy.get(cid)
         if container is None or state is None or not container.running or not container.has_healthcheck:
             return
+        if started_at is not None and container.started_at is not None and abs(container.started_at - started_at) > 1:
+            return  # started again since (by someone else): that start is not ours to judge
         if container.health == "healthy" or state.pending_at is not None or state.quarantined:
             return
         self.events.add(
@@ -191,7 +216,9 @@ class Acting:
         overrides = apply_overrides(self.settings.restart, container.labels)
         timeout = stop_timeout(restart, container.stop_timeout_seconds, "autoheal.stop.timeout" in overrides.applied)
         verb = "restart" if container.running else "start"
-        self._cancel_timer(cid)
+        if cid in self.busy:
+            raise ActionFailed("autoheal is restarting this container right now; try again in a moment")
+        self.busy.add(cid)
         acting = self.acting[cid] = ActionMark()
         try:
             async with self.gate.slot():
@@ -201,6 +228,8 @@ class Acting:
                     await self.docker.start(cid)
         finally:
             acting.done_at = self.clock()
+            self.busy.discard(cid)
+        self._cancel_timer(cid)  # only once it worked: a refused request changes nothing
         state = self.state(cid)
         fresh = replace(
             state, failures=0, restarts=(), quarantined_at=None, probation=False, manual_stop=False,

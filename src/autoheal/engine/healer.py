@@ -60,6 +60,8 @@ class Healer(Acting):
         self.maintenance = False  # healing paused host-wide by an operator
         self.check_failing: set[str] = set()  # containers whose custom check reached its retries
         self.starts: dict[str, int] = {}  # start events seen per container (a check restarts with each)
+        self.busy: set[str] = set()  # containers autoheal is restarting right now
+        self.down_for: dict[str, p.FailureKind] = {}  # stopped by a restart of ours that then failed
         self.choices: dict[str, bool] = {}  # operator enable/disable, by container name
         self.containers: dict[str, Container] = {}
         self.policy: dict[str, p.PolicyState] = {}
@@ -135,6 +137,7 @@ class Healer(Acting):
                 self.memory.pop(cid, None)
                 self.exits.pop(cid, None)
                 self.check_failing.discard(cid)
+                self.down_for.pop(cid, None)
                 self.starts[cid] = self.starts.get(cid, 0) + 1
                 self._observe(container, p.Started(by_autoheal=own), quiet=True)
             case "health_status" if event.health == "unhealthy" and container.running:
@@ -150,7 +153,9 @@ class Healer(Acting):
         match event.action:
             case "start":
                 health = "starting" if container.has_healthcheck else None
-                return replace(container, status="running", health=health, started_at=event.time)
+                return replace(
+                    container, status="running", health=health, started_at=event.time, exit_code=None, oom_killed=False
+                )
             case "unpause":
                 return replace(container, status="running")
             case "die":
@@ -199,7 +204,9 @@ class Healer(Acting):
         timer = self.timers.pop(cid, None)
         if timer is not None:
             timer.cancel()
-        for table in (self.containers, self.policy, self.memory, self.exits, self.acting, self.detected_at, self.starts):
+        for table in (
+            self.containers, self.policy, self.memory, self.exits, self.acting, self.detected_at, self.starts, self.down_for
+        ):
             table.pop(cid, None)
         self.check_failing.discard(cid)
 
@@ -232,10 +239,15 @@ class Healer(Acting):
             container = await self._current(cid, refresh=True)
             if container is None:
                 return
+        elif known.status != listed.status:
+            # The listing may be older than an event handled meanwhile: ask the engine again.
+            container = await self._current(cid, refresh=True)
+            if container is None:
+                return
         else:
-            container = replace(known, status=listed.status, health=listed.health, exit_code=listed.exit_code)
+            container = replace(known, health=listed.health)
             self.containers[cid] = container
-        if not self.selection(container).monitored or self._acting_now(cid):
+        if not self.selection(container).monitored or self._acting_now(cid) or cid in self.busy:
             return
         if cid not in self.policy and container.running:
             self._set_state(container, p.PolicyState(started_at=container.started_at, stable_since=container.started_at))
@@ -249,6 +261,10 @@ class Healer(Acting):
             # Started by someone while autoheal was not looking (autoheal never starts a
             # quarantined container): that releases the quarantine, as a start event would.
             self._observe(container, p.Started(by_autoheal=False), source="started while quarantined")
+        if state.paused and container.status != "paused":
+            self._observe(container, p.Paused(False), quiet=True)  # the unpause was missed
+        if state.manual_stop and container.running:
+            self._observe(container, p.Started(by_autoheal=False), quiet=True)  # started by hand, unseen
         if self.unhealthy(container):
             self.detected_at.setdefault(cid, self.clock())
             self._fail(container, p.FailureKind.UNHEALTHY, None, quiet=True)
@@ -258,14 +274,22 @@ class Healer(Acting):
     async def _reconcile_exit(self, container: Container) -> None:
         cid = container.id
         exit_class = self.exits.get(cid)
-        if exit_class is None and self.state(cid).manual_stop:
-            self.exits[cid] = ExitClass.MANUAL  # stopped by hand before a resync: still manual
-            return
+        state = self.state(cid)
         if exit_class is None:
             # The cached detail may predate this exit (OOMKilled, exit code): look again.
             container = await self._current(cid, refresh=True)
-            if container is None:
+            if container is None or container.status not in ("exited", "dead"):
+                return  # running again meanwhile: nothing to classify
+            restarted_since = (
+                container.started_at is not None
+                and state.started_at is not None
+                and container.started_at > state.started_at + 1
+            )
+            if state.manual_stop and not restarted_since:
+                self.exits[cid] = ExitClass.MANUAL  # stopped by hand before a resync: still manual
                 return
+            if state.manual_stop:
+                self._observe(container, p.Started(by_autoheal=False), quiet=True)  # started by hand meanwhile
             exit_class = classify_unobserved(container)
             self.exits[cid] = exit_class
             if exit_class in _FAILING_EXITS:
@@ -273,7 +297,9 @@ class Healer(Acting):
             self._observe(container, observation_for(exit_class, container.exit_code), source="unobserved exit")
         elif exit_class in _FAILING_EXITS and not self.state(cid).manual_stop:
             # Still down after a crash: a failed restart is retried, a quarantine may be released.
-            self._observe(container, observation_for(exit_class, container.exit_code), quiet=True)
+            kind = self.down_for.get(cid)
+            obs = p.Failure(kind) if kind is not None else observation_for(exit_class, container.exit_code)
+            self._observe(container, obs, quiet=True)
 
     # --- decisions --------------------------------------------------------------
 
@@ -325,11 +351,13 @@ class Healer(Acting):
                     self.events.add(replace(base, kind="skipped", reason=f"{prefix}{decision.reason}; looking again later"))
             case p.Quarantine():
                 self._cancel_timer(cid)
+                self.detected_at.pop(cid, None)
                 self.events.add(
                     replace(base, kind="quarantine", reason=f"{prefix}{decision.reason}", window_count=decision.window_count)
                 )
             case p.Cancel():
                 self._cancel_timer(cid)
+                self.detected_at.pop(cid, None)
                 self.events.add(replace(base, kind="cancelled", reason=f"pending restart cancelled: {decision.reason}"))
             case p.Ignore() if isinstance(obs, p.Exited) and obs.manual:
                 self.events.add(replace(base, kind="manual_stop", reason=f"{prefix}{decision.reason}: left stopped"))

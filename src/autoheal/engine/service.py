@@ -128,6 +128,7 @@ class Service:
         where = self.store.db.path or "memory (nothing is written to disk)"
         log.info("state store: %s (schema %d)", where, version)
         await self._restore()
+        self.healer.hold_until = time.time() + self.settings.monitor.start_period_seconds
         log.info("autoheal starting; engine at %s", self.adapter.host)
         bodies = {"events": self.watcher.run_events, "reconcile": self.watcher.run_reconcile, "store": self.writer.run}
         for status in self.loops:
