@@ -163,6 +163,22 @@ def test_a_json_document_that_is_not_an_object_is_refused(tmp_path, text):
         load_settings(write(tmp_path, text), {})
 
 
+def test_a_file_nested_too_deeply_is_refused_naming_it(tmp_path):
+    path = write(tmp_path, "[" * 100000 + "]" * 100000)
+
+    with pytest.raises(ConfigError, match=r"autoheal\.json: JSON nested too deeply"):
+        load_settings(path, {})
+
+
+def test_a_document_too_deep_to_validate_strictly_is_refused_not_a_recursion_error():
+    inner: list = []
+    for _ in range(100000):
+        inner = [inner]
+
+    with pytest.raises(ConfigError, match=r"^\(document\): JSON nested too deeply$"):
+        parse_settings({"monitor": {"label_key": inner}}, strict=True)
+
+
 def test_a_missing_config_file_is_refused_naming_it(tmp_path):
     path = tmp_path / "nope.json"
 

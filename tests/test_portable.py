@@ -200,3 +200,24 @@ def test_malformed_json_is_refused_with_line_and_column(text: str, line: int, co
 def test_bytes_that_are_not_utf8_text_are_refused_as_invalid_json():
     with pytest.raises(ConfigError, match=r"^\(document\): invalid JSON"):
         parse_text(b'{"monitor": "\xff"}')
+
+
+def nested_list(depth: int) -> list:
+    """A list nested `depth` deep, built without recursion."""
+    inner: list = []
+    for _ in range(depth):
+        inner = [inner]
+    return inner
+
+
+@pytest.mark.parametrize("text", ["[" * 100000 + "]" * 100000, b"[" * 100000 + b"]" * 100000], ids=["str", "bytes"])
+def test_json_nested_too_deeply_is_refused_not_a_recursion_error(text):
+    with pytest.raises(ConfigError, match=r"^\(document\): JSON nested too deeply$"):
+        parse_text(text)
+
+
+def test_a_parsed_document_too_deep_to_validate_is_refused_not_a_recursion_error():
+    document = {"schema_version": 1, "monitor": {"label_key": nested_list(100000)}}
+
+    with pytest.raises(ConfigError, match=r"^\(document\): JSON nested too deeply$"):
+        parse_document(document)

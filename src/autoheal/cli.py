@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import logging
 import os
@@ -36,6 +37,33 @@ def _port(text: str) -> int:
     return value
 
 
+def is_loopback(host: str) -> bool:
+    """Whether a bind address is reachable from this machine only."""
+    host = host.strip().strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def allowed_hosts(bind_host: str, listed: str | None) -> list[str] | None:
+    """The host names the API answers to besides the loopback names; None: any (no Host check).
+
+    listed is AUTOHEAL_ALLOWED_HOSTS, a comma list ("*" allows any). Without it, a loopback bind
+    allows only the loopback names and the bind address; any other bind allows every name, since
+    autoheal cannot know under which names the machine or container is reached.
+    """
+    names = [name.strip() for name in (listed or "").split(",") if name.strip()]
+    specific = bool(bind_host.strip()) and bind_host.strip() not in ("0.0.0.0", "::", "[::]")
+    if names:
+        return [bind_host.strip(), *names] if specific else names
+    if is_loopback(bind_host):
+        return [bind_host.strip()]
+    return None
+
+
 def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     env = environ.get
     parser = argparse.ArgumentParser(prog="autoheal", description="Keeps Docker containers alive.")
@@ -51,6 +79,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
             cmd.add_argument("--data-dir", default=env("AUTOHEAL_DATA_DIR") or default_data_dir(environ), help="state directory [AUTOHEAL_DATA_DIR]")
             cmd.add_argument("--state", choices=("sqlite", "memory"), default=(env("AUTOHEAL_STATE") or "sqlite").lower(), help="sqlite in the data directory, or memory only [AUTOHEAL_STATE, sqlite]")
             cmd.add_argument("--log-level", choices=LOG_LEVELS, default=(env("AUTOHEAL_LOG_LEVEL") or "info").lower(), help="[AUTOHEAL_LOG_LEVEL, info]")
+            cmd.add_argument("--allowed-hosts", default=env("AUTOHEAL_ALLOWED_HOSTS") or None, help="comma list of host names the API answers to besides localhost, 127.0.0.1 and [::1]; * for any [AUTOHEAL_ALLOWED_HOSTS; any name when --host is not a loopback address]")
     return parser
 
 
@@ -97,12 +126,20 @@ def serve(args: argparse.Namespace, settings: Settings, explicit: dict, environ:
     except ValueError as exc:
         print(f"autoheal: {exc}", file=sys.stderr)
         return 2
-    if token is None and args.host not in ("127.0.0.1", "localhost", "::1"):
+    if token is None and not is_loopback(args.host):
         logging.getLogger("autoheal").warning(
             "the API on %s has no token: anyone who can reach it can restart containers; set AUTOHEAL_API_TOKEN",
             args.host,
         )
-    app = create_app(service, token=token, metrics_host=args.host, metrics_port=args.metrics_port)
+    hosts = allowed_hosts(args.host, args.allowed_hosts)
+    if hosts is None:
+        logging.getLogger("autoheal").info(
+            "the API on %s answers to any Host name; set AUTOHEAL_ALLOWED_HOSTS to the names it is reached by",
+            args.host,
+        )
+    app = create_app(
+        service, token=token, metrics_host=args.host, metrics_port=args.metrics_port, allowed_hosts=hosts
+    )
     # uvicorn shuts down gracefully, then re-raises the signal to the handler it found: make
     # that a clean exit, so `docker stop` and systemd see success.
     signal.signal(signal.SIGTERM, _exit_cleanly)

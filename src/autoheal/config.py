@@ -127,6 +127,8 @@ def parse_settings(data: Any, *, strict: bool = False) -> Settings:
         return Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(describe_error(exc)) from None
+    except RecursionError:  # json.dumps of a document nested deeper than the interpreter allows
+        raise ConfigError("(document): JSON nested too deeply") from None
 
 
 def load_file(path: Path) -> dict[str, Any]:
@@ -139,6 +141,8 @@ def load_file(path: Path) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"config file {path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {path}: JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path}: the document must be a JSON object")
     return data

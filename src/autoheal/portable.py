@@ -58,4 +58,6 @@ def parse_text(text: str | bytes) -> tuple[Settings, dict[str, bool]]:
     except (ValueError, UnicodeDecodeError) as exc:
         where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
         raise ConfigError(f"(document): invalid JSON{where}: {getattr(exc, 'msg', exc)}") from None
+    except RecursionError:
+        raise ConfigError("(document): JSON nested too deeply") from None
     return parse_document(doc)

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,7 +41,7 @@ TOKEN = "t0ken"
 
 @asynccontextmanager
 async def api_client(ah: Autoheal, token: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(ah.service, token=token, manage_service=False)
+    app = create_app(ah.service, token=token, manage_service=False, allowed_hosts=["test"])
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client
@@ -483,6 +484,63 @@ async def test_invalid_config_is_422_naming_the_field_and_changes_nothing(ah, cl
     assert ah.records(kind="config_changed") == []
 
 
+DEEP = b"[" * 100000 + b"]" * 100000
+
+
+def nested_in_a_field(depth: int) -> bytes:
+    """Valid JSON with an array nested `depth` deep inside a settings field."""
+    return b'{"monitor": {"label_key": ' + b"[" * depth + b"]" * depth + b"}}"
+
+
+# Around the interpreter's recursion limit a document may parse, then fail to be re-encoded for
+# validation a few frames deeper; scan the whole band rather than guess where it lies.
+NEAR_THE_LIMIT = range(sys.getrecursionlimit() - 150, sys.getrecursionlimit() + 10)
+
+
+@pytest.mark.parametrize("path", ["/api/config", "/api/config/monitor", "/api/config/restart"])
+async def test_deeply_nested_json_in_a_config_put_is_4xx_not_500(ah, client, path):
+    before = ah.service.settings
+
+    for body in [DEEP, *(nested_in_a_field(depth) for depth in NEAR_THE_LIMIT)]:
+        response = await client.put(path, content=body, headers={"Content-Type": "application/json"})
+
+        assert 400 <= response.status_code < 500, (body[:40], response.text)
+        assert response.json()["detail"]
+    assert ah.service.settings == before
+    assert ah.records(kind="config_changed") == []
+
+
+async def test_concurrent_section_updates_lose_neither(ah, client):
+    for round in range(10):
+        include_all, cooldown = round % 2 == 0, 5 + round
+
+        monitor, restart = await asyncio.gather(
+            client.put("/api/config/monitor", json={"include_all": include_all}),
+            client.put("/api/config/restart", json={"cooldown_seconds": cooldown}),
+        )
+
+        assert (monitor.status_code, restart.status_code) == (200, 200)
+        settings = ah.service.settings
+        assert (settings.monitor.include_all, settings.restart.cooldown_seconds) == (include_all, cooldown), round
+
+
+async def test_concurrent_whole_and_section_updates_apply_in_some_order(ah, client):
+    document = (await client.get("/api/config")).json()
+    document["restart"]["max_restarts"] = 8
+
+    whole, section = await asyncio.gather(
+        client.put("/api/config", json=document),
+        client.put("/api/config/monitor", json={"interval_seconds": 7}),
+    )
+
+    assert (whole.status_code, section.status_code) == (200, 200)
+    settings = ah.service.settings
+    assert settings.restart.max_restarts == 8
+    # Serialised: either the section went last (and kept the whole document's restart section),
+    # or the whole document went last (and reset the monitor section to what it said).
+    assert settings.monitor.interval_seconds in (7, document["monitor"]["interval_seconds"])
+
+
 # --- export and import ------------------------------------------------------------------------------
 
 
@@ -589,6 +647,25 @@ async def test_import_refuses_malformed_json_and_an_upload_without_a_file(ah, cl
     assert fields(malformed) == ["(document)"]
     assert no_file.status_code == 422
     assert fields(no_file) == ["file"]
+    assert ah.service.settings == before
+
+
+@pytest.mark.parametrize("as_upload", [False, True], ids=["json", "upload"])
+async def test_import_of_deeply_nested_json_is_422_not_500(ah, client, as_upload):
+    before = ah.service.settings
+
+    async def post(body: bytes) -> httpx.Response:
+        if as_upload:
+            return await client.post("/api/config/import", files={"file": ("c.json", body, "application/json")}, headers=XHR)
+        return await client.post("/api/config/import", content=body, headers={"Content-Type": "application/json"})
+
+    deep = await post(DEEP)
+    assert deep.status_code == 422, deep.text
+    assert fields(deep) == ["(document)"]
+    assert deep.json()["detail"] == "(document): JSON nested too deeply"
+    for depth in NEAR_THE_LIMIT:
+        response = await post(nested_in_a_field(depth))
+        assert response.status_code == 422, (depth, response.text)
     assert ah.service.settings == before
 
 
@@ -740,13 +817,34 @@ async def test_a_flush_waits_for_the_batch_the_writer_is_already_writing(ah):
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"limit": 0}, "limit"), ({"limit": 5000}, "limit"), ({"before": 0}, "before"), ({"before": "x"}, "before")],
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 5000}, "limit"),
+        ({"limit": 10**20}, "limit"),
+        ({"before": 0}, "before"),
+        ({"before": "x"}, "before"),
+        ({"before": "99999999999999999999"}, "before"),  # past SQLite's 64-bit integers
+        ({"before": str(2**63)}, "before"),
+        ({"since": "inf"}, "since"),
+        ({"since": "nan"}, "since"),
+        ({"since": "-inf"}, "since"),
+        ({"until": "inf"}, "until"),
+        ({"until": "Infinity"}, "until"),
+        ({"until": "NaN"}, "until"),
+    ],
 )
 async def test_events_refuse_bad_query_parameters_with_422(client, params, field):
     response = await client.get("/api/events", params=params)
 
     assert response.status_code == 422
     assert fields(response) == [field]
+
+
+async def test_events_accept_the_largest_cursor_and_huge_finite_times(client):
+    response = await client.get("/api/events", params={"before": str(2**63 - 1), "since": 0, "until": "1e300"})
+
+    assert response.status_code == 200
+    assert response.json()["next_cursor"] is None
 
 
 class EventStream:
@@ -788,7 +886,7 @@ class EventStream:
 
 
 async def test_the_event_stream_pushes_new_records_and_container_changes(ah, containers):
-    app = create_app(ah.service, token=TOKEN, manage_service=False)
+    app = create_app(ah.service, token=TOKEN, manage_service=False, allowed_hosts=["test"])
     stream = EventStream(app, [(b"authorization", f"Bearer {TOKEN}".encode())])
     try:
         await wait_for(lambda: "autoheal event stream" in stream.text, "the stream opened")
@@ -854,7 +952,7 @@ def api_routes(app) -> list[tuple[str, str]]:
     ids=["no header", "wrong token", "wrong scheme", "no scheme"],
 )
 async def test_with_a_token_every_api_endpoint_refuses_requests_without_it(ah, headers):
-    app = create_app(ah.service, token=TOKEN, manage_service=False)
+    app = create_app(ah.service, token=TOKEN, manage_service=False, allowed_hosts=["test"])
     routes = api_routes(app)
     assert len(routes) >= 20 and ("GET", "/api/events/stream") in routes
     async with api_client(ah, token=TOKEN) as client:
@@ -895,3 +993,84 @@ async def test_a_body_over_one_mebibyte_is_413_and_changes_nothing(ah, client, m
     assert response.status_code == 413
     assert "larger than" in response.json()["detail"]
     assert ah.service.settings == before
+
+
+# --- Host and Origin (DNS rebinding) -------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def raw_client(ah: Autoheal, allowed_hosts: list[str] | None) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(ah.service, manage_service=False, allowed_hosts=allowed_hosts)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+        yield client
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8080", "test.evil.example", "127.0.0.1.evil.example", ""])
+async def test_a_request_for_another_host_is_400_everywhere(ah, host):
+    async with raw_client(ah, ["autoheal.lan"]) as client:
+        for path in ["/health", "/api/status", "/api/config", "/metrics/", "/docs", "/openapi.json"]:
+            response = await client.get(path, headers={"Host": host})
+
+            assert response.status_code == 400, path
+            assert response.json() == {"detail": "host not allowed", "errors": []}
+        change = await client.post("/api/maintenance", json={"paused": True}, headers={"Host": host})
+        assert change.status_code == 400
+    assert ah.healer.maintenance is False
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "LOCALHOST:8080", "127.0.0.1", "127.0.0.1:8080", "[::1]", "[::1]:8080", "autoheal.lan:80"]
+)
+async def test_loopback_names_and_the_allowed_hosts_are_answered(ah, host):
+    async with raw_client(ah, ["autoheal.lan"]) as client:
+        assert (await client.get("/health", headers={"Host": host})).status_code == 200
+        assert (await client.get("/api/status", headers={"Host": host})).status_code == 200
+
+
+@pytest.mark.parametrize("allowed", [None, ["*"], ["autoheal.lan", "*"]], ids=["none", "star", "star-in-list"])
+async def test_without_a_list_or_with_a_star_any_host_and_origin_is_answered(ah, allowed):
+    async with raw_client(ah, allowed) as client:
+        status = await client.get("/api/status", headers={"Host": "anything.example"})
+        change = await client.post(
+            "/api/maintenance", json={"paused": True}, headers={"Host": "anything.example", "Origin": "http://x.example"}
+        )
+
+    assert status.status_code == 200
+    assert change.status_code == 200
+    assert ah.healer.maintenance is True
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://evil.example", "http://evil.example:8080", "https://localhost.evil.example", "null", "file://"]
+)
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/api/maintenance", {"paused": True}),
+        ("PUT", "/api/config/monitor", {"include_all": True}),
+        ("POST", "/api/containers/select", {"container_ids": [], "enabled": False}),
+    ],
+)
+async def test_a_state_change_from_a_foreign_origin_is_403_and_changes_nothing(ah, origin, method, path, body):
+    before = ah.service.settings
+    async with raw_client(ah, ["autoheal.lan"]) as client:
+        response = await client.request(method, path, json=body, headers={"Origin": origin})
+        read = await client.get("/api/status", headers={"Origin": origin})  # reading is not a change
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": "origin not allowed", "errors": []}
+    assert read.status_code == 200
+    assert ah.healer.maintenance is False
+    assert ah.service.settings == before
+
+
+@pytest.mark.parametrize(
+    "origin", [None, "http://localhost:8080", "http://127.0.0.1:3000", "http://[::1]:8080", "https://autoheal.lan"]
+)
+async def test_a_state_change_from_an_allowed_origin_or_without_one_is_answered(ah, origin):
+    headers = {} if origin is None else {"Origin": origin}
+    async with raw_client(ah, ["autoheal.lan"]) as client:
+        response = await client.post("/api/maintenance", json={"paused": True}, headers=headers)
+
+    assert response.status_code == 200
+    assert ah.healer.maintenance is True

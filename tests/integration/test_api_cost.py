@@ -15,7 +15,7 @@ async def test_listing_containers_makes_no_engine_call(containers, start_autohea
     ah = await start_autoheal({"monitor": {"interval_seconds": 3600}})  # no reconcile pass meanwhile
     names = [containers.run("exec sleep 100000") for _ in range(5)]
     await wait_for(lambda: all(ah.container(n) is not None for n in names), "autoheal saw the containers")
-    app = create_app(ah.service, manage_service=False)
+    app = create_app(ah.service, manage_service=False, allowed_hosts=["test"])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         calls = ah.service.adapter.calls
         listed = (await client.get("/api/containers")).json()["containers"]

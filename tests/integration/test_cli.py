@@ -25,9 +25,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def get(url: str) -> tuple[int, str]:
+def get(url: str, host: str | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers={"Host": host} if host else {})
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
@@ -118,6 +119,18 @@ async def test_serve_says_clearly_when_the_socket_is_missing(serve, tmp_path):
     body = json.loads(text)
     assert any("nope.sock does not exist" in p for p in body["problems"])
     assert served.proc.poll() is None  # it keeps retrying instead of exiting
+
+
+async def test_serve_answers_only_to_loopback_names_and_autoheal_allowed_hosts(serve):
+    served = serve(AUTOHEAL_ALLOWED_HOSTS="autoheal.lan, other.lan")
+    await wait_for(lambda: get(served.url + "/health")[0] in (200, 503), "serve answering")
+
+    port = served.url.rsplit(":", 1)[1]
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"autoheal.lan:{port}", "other.lan"):
+        assert get(served.url + "/api/status", host=host)[0] == 200, host
+    status, text = get(served.url + "/api/status", host=f"evil.example:{port}")
+    assert status == 400
+    assert json.loads(text)["detail"] == "host not allowed"
 
 
 def test_a_bad_config_file_is_refused_with_the_field_named(tmp_path):

@@ -15,14 +15,15 @@ from prometheus_client import make_asgi_app, start_http_server
 from autoheal import __version__
 from autoheal.api import config, containers, errors, events, healthchecks, status
 from autoheal.api.schemas import ErrorBody
-from autoheal.api.security import BodyLimit, Guard
+from autoheal.api.security import BodyLimit, Guard, HostCheck
 from autoheal.engine.service import Service
 
 log = logging.getLogger(__name__)
 
 _ERRORS = {
-    400: {"model": ErrorBody, "description": "Request body that cannot be read (not UTF-8 or not JSON)"},
+    400: {"model": ErrorBody, "description": "Request body that cannot be read (not UTF-8 or not JSON), or a Host header that is not allowed"},
     401: {"model": ErrorBody, "description": "Missing or wrong bearer token"},
+    403: {"model": ErrorBody, "description": "A state change from a web page of a host that is not allowed (Origin header)"},
     404: {"model": ErrorBody, "description": "No such container"},
     409: {"model": ErrorBody, "description": "Conflict with the current state"},
     413: {"model": ErrorBody, "description": "Request body too large"},
@@ -39,9 +40,14 @@ def create_app(
     metrics_host: str = "127.0.0.1",
     metrics_port: int = 0,
     manage_service: bool = True,
+    allowed_hosts: list[str] | None = None,
 ) -> FastAPI:
     """The app for one service. metrics_port 0 serves metrics only at /metrics of this app;
-    manage_service False leaves starting and stopping the service to the caller."""
+    manage_service False leaves starting and stopping the service to the caller.
+
+    allowed_hosts: the host names requests may address (Host header, and the Origin of a state
+    change) besides localhost, 127.0.0.1 and [::1]; "*" allows any; None turns the check off.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,7 +73,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.config_lock = asyncio.Lock()  # see api.config.config_lock
     app.add_middleware(BodyLimit)
+    app.add_middleware(HostCheck, allowed=allowed_hosts)  # added last: runs first
     errors.install(app)
     guard = [Depends(Guard(token))]
     for module in (status, containers, config, events, healthchecks):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request
@@ -23,6 +24,12 @@ from autoheal.portable import SCHEMA_VERSION, parse_text
 router = APIRouter(prefix="/api", tags=["configuration"])
 
 
+def config_lock(request: Request) -> asyncio.Lock:
+    """The app's lock around every configuration write: read, merge, validate and apply run as one
+    step, so that two concurrent updates of different sections cannot lose one of them."""
+    return request.app.state.config_lock
+
+
 def _schema_body(model: type) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
 
@@ -38,18 +45,24 @@ async def get_config(service: Service = Depends(get_service)) -> Settings:
     summary="Replace the whole configuration (fields left out take their defaults)",
     openapi_extra=_schema_body(Settings),
 )
-async def put_config(document: dict[str, Any] = Body(...), service: Service = Depends(get_service)) -> Settings:
+async def put_config(
+    document: dict[str, Any] = Body(...),
+    service: Service = Depends(get_service),
+    lock: asyncio.Lock = Depends(config_lock),
+) -> Settings:
     settings = parse_settings(document, strict=True)
-    await service.apply_settings(settings, why="replaced through the API")
-    return service.settings
+    async with lock:
+        await service.apply_settings(settings, why="replaced through the API")
+        return service.settings
 
 
-async def _put_section(service: Service, section: str, document: dict[str, Any]) -> Settings:
-    current = service.settings.model_dump(mode="json")
-    merged = merge_documents(current, {section: document})
-    settings = parse_settings(merged, strict=True)
-    await service.apply_settings(settings, why=f"{section} updated through the API")
-    return service.settings
+async def _put_section(service: Service, lock: asyncio.Lock, section: str, document: dict[str, Any]) -> Settings:
+    async with lock:
+        current = service.settings.model_dump(mode="json")
+        merged = merge_documents(current, {section: document})
+        settings = parse_settings(merged, strict=True)
+        await service.apply_settings(settings, why=f"{section} updated through the API")
+        return service.settings
 
 
 @router.put(
@@ -58,8 +71,12 @@ async def _put_section(service: Service, section: str, document: dict[str, Any])
     summary="Update monitor settings (fields left out keep their value)",
     openapi_extra=_schema_body(MonitorSettings),
 )
-async def put_monitor(document: dict[str, Any] = Body(...), service: Service = Depends(get_service)) -> Settings:
-    return await _put_section(service, "monitor", document)
+async def put_monitor(
+    document: dict[str, Any] = Body(...),
+    service: Service = Depends(get_service),
+    lock: asyncio.Lock = Depends(config_lock),
+) -> Settings:
+    return await _put_section(service, lock, "monitor", document)
 
 
 @router.put(
@@ -68,8 +85,12 @@ async def put_monitor(document: dict[str, Any] = Body(...), service: Service = D
     summary="Update the restart policy (fields left out keep their value)",
     openapi_extra=_schema_body(RestartSettings),
 )
-async def put_restart(document: dict[str, Any] = Body(...), service: Service = Depends(get_service)) -> Settings:
-    return await _put_section(service, "restart", document)
+async def put_restart(
+    document: dict[str, Any] = Body(...),
+    service: Service = Depends(get_service),
+    lock: asyncio.Lock = Depends(config_lock),
+) -> Settings:
+    return await _put_section(service, lock, "restart", document)
 
 
 @router.get("/config/export", summary=f"The whole configuration as a versioned document (schema {SCHEMA_VERSION})")
@@ -96,7 +117,9 @@ async def export_config(service: Service = Depends(get_service)) -> JSONResponse
         }
     },
 )
-async def import_config(request: Request, service: Service = Depends(get_service)) -> ImportOut:
+async def import_config(
+    request: Request, service: Service = Depends(get_service), lock: asyncio.Lock = Depends(config_lock)
+) -> ImportOut:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         form = await request.form()
@@ -107,5 +130,6 @@ async def import_config(request: Request, service: Service = Depends(get_service
     else:
         text = await request.body()
     settings, choices = parse_text(text)
-    changed = await service.apply_settings(settings, choices=choices, why="imported")
+    async with lock:
+        changed = await service.apply_settings(settings, choices=choices, why="imported")
     return ImportOut(changed=changed)

@@ -17,17 +17,18 @@ from autoheal.engine.service import Service
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 KEEPALIVE_SECONDS = 15.0
+MAX_EVENT_ID = 2**63 - 1  # SQLite's largest integer: a larger cursor cannot even be bound
 
 
 @router.get("", response_model=EventPage, summary="Event log, newest first (last 50 by default)")
 async def list_events(
     service: Service = Depends(get_service),
     limit: int = Query(50, ge=1, le=1000),
-    before: int | None = Query(None, ge=1, description="Cursor: the next_cursor of the previous page"),
+    before: int | None = Query(None, ge=1, le=MAX_EVENT_ID, description="Cursor: the next_cursor of the previous page"),
     container: str | None = Query(None, max_length=255, description="Container id, id prefix or name"),
     kind: str | None = Query(None, max_length=512, description="One kind, or several separated by commas"),
-    since: float | None = Query(None, ge=0, description="Epoch seconds, inclusive"),
-    until: float | None = Query(None, ge=0, description="Epoch seconds, exclusive"),
+    since: float | None = Query(None, ge=0, allow_inf_nan=False, description="Epoch seconds, inclusive"),
+    until: float | None = Query(None, ge=0, allow_inf_nan=False, description="Epoch seconds, exclusive"),
 ) -> EventPage:
     container_id = container_name = None
     if container:

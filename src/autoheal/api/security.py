@@ -1,15 +1,20 @@
-"""Bearer-token authentication, forged-request protection, and a request size limit."""
+"""Bearer-token authentication, forged-request protection, Host checking, and a request size limit."""
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 1024 * 1024
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
 def load_token(token: str | None, token_file: str | None) -> str | None:
@@ -92,3 +97,63 @@ async def _too_large(send: Send, limit: int) -> None:
     body = b'{"detail": "request body larger than %d bytes", "errors": []}' % limit
     await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": body})
+
+
+def host_name(value: str) -> str:
+    """The host of a Host header, bind address or allowed-hosts entry: lower case, without the
+    port, an IPv6 address in brackets ("[::1]")."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        end = value.find("]")
+        return value[: end + 1] if end != -1 else value
+    if value.count(":") > 1:  # a bare IPv6 address such as a bind address "::1"
+        return f"[{value}]"
+    return value.partition(":")[0]
+
+
+def origin_host(origin: str) -> str:
+    """The host of an Origin header; "" for "null" or anything that is not scheme://host[:port]."""
+    try:
+        parts = urlsplit(origin.strip())
+    except ValueError:
+        return ""
+    if not parts.scheme or not parts.netloc:
+        return ""
+    return host_name(parts.netloc.rpartition("@")[2])
+
+
+class HostCheck:
+    """Against DNS rebinding: a request must name an allowed host in its Host header (else 400),
+    and a state change that carries an Origin header must come from an allowed host (else 403).
+
+    allowed None, or an entry "*", turns both checks off. The loopback names are always allowed
+    otherwise; entries may carry a port, which is ignored.
+    """
+
+    def __init__(self, app: ASGIApp, allowed: Iterable[str] | None = None) -> None:
+        self.app = app
+        names = None if allowed is None else {host_name(h) for h in allowed if h.strip()}
+        self.any_host = names is None or "*" in names
+        self.allowed = frozenset(LOOPBACK_HOSTS) | (names or set())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.any_host or scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if host_name(headers.get("host", "")) not in self.allowed:
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            await JSONResponse({"detail": "host not allowed", "errors": []}, status_code=400)(scope, receive, send)
+            return
+        origin = headers.get("origin")
+        if (
+            scope["type"] == "http"
+            and scope["method"] in _UNSAFE
+            and origin is not None
+            and origin_host(origin) not in self.allowed
+        ):
+            await JSONResponse({"detail": "origin not allowed", "errors": []}, status_code=403)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
