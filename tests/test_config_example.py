@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from autoheal.config import env_variable_names, load_settings
-from autoheal.portable import SCHEMA_VERSION, parse_text
+import pytest
+
+from autoheal.config import ConfigError, env_variable_names, load_settings
+from autoheal.portable import SCHEMA_VERSION, file_choices, parse_text
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config-example.json"
@@ -38,13 +40,25 @@ def test_the_example_names_every_setting_and_nothing_else():
     assert leaf_paths(settings_part) == set(env_variable_names().values())
 
 
-def test_the_example_without_schema_version_and_containers_is_a_valid_config_file(tmp_path):
+def test_the_example_is_a_valid_config_file_as_it_is():
+    assert load_settings(EXAMPLE, {}) == parse_text(EXAMPLE.read_text(encoding="utf-8"))[0]
+
+
+def test_a_config_file_carries_container_choices_and_checks_its_version(tmp_path):
     document = json.loads(EXAMPLE.read_text(encoding="utf-8"))
-    del document["schema_version"], document["containers"]
+    document["containers"] = {"web": {"enabled": False}}
     path = tmp_path / "autoheal.json"
     path.write_text(json.dumps(document), encoding="utf-8")
+    assert file_choices(path) == {"web": False}
 
-    assert load_settings(path, {}) == parse_text(EXAMPLE.read_text(encoding="utf-8"))[0]
+    document["schema_version"] = 2
+    path.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(ConfigError, match="schema_version"):
+        load_settings(path, {})
+    document["schema_version"], document["containers"] = 1, {"web": {"enabled": "no"}}
+    path.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(ConfigError, match="containers.web"):
+        file_choices(path)
 
 
 def test_the_readme_points_to_the_example():

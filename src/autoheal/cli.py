@@ -15,6 +15,7 @@ from pathlib import Path
 from autoheal import __version__
 from autoheal.config import ConfigError, Settings, explicit_document, parse_settings
 from autoheal.docker.adapter import api_version
+from autoheal.portable import file_choices
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -88,7 +89,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     parser = build_parser(environ)
     args = parser.parse_args(argv)
     try:
-        explicit = explicit_document(Path(args.config) if args.config else None, environ)
+        config_file = Path(args.config) if args.config else None
+        explicit = explicit_document(config_file, environ)
+        choices = file_choices(config_file)
         settings = parse_settings(explicit)
         api_version(environ)
     except (ConfigError, ValueError) as exc:
@@ -97,10 +100,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     if args.command == "config":
         print(json.dumps(settings.model_dump(mode="json"), indent=2))
         return 0
-    return serve(args, settings, explicit, environ)
+    return serve(args, settings, explicit, choices, environ)
 
 
-def serve(args: argparse.Namespace, settings: Settings, explicit: dict, environ: Mapping[str, str]) -> int:
+def serve(
+    args: argparse.Namespace, settings: Settings, explicit: dict, choices: dict[str, bool], environ: Mapping[str, str]
+) -> int:
     import uvicorn
 
     from autoheal.api.app import create_app
@@ -120,7 +125,7 @@ def serve(args: argparse.Namespace, settings: Settings, explicit: dict, environ:
         except OSError as exc:
             print(f"autoheal: cannot create data directory {data_dir}: {exc.strerror or exc}", file=sys.stderr)
             return 2
-    service = Service(settings, environ, data_dir=data_dir, explicit=explicit)
+    service = Service(settings, environ, data_dir=data_dir, explicit=explicit, explicit_choices=choices)
     try:
         token = load_token(environ.get("AUTOHEAL_API_TOKEN"), environ.get("AUTOHEAL_API_TOKEN_FILE"))
     except ValueError as exc:

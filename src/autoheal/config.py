@@ -218,6 +218,12 @@ def explicit_document(config_file: Path | None, environ: Mapping[str, str] | Non
     """The settings given explicitly: the JSON file, then environment variables over it."""
     environ = os.environ if environ is None else environ
     doc = load_file(config_file) if config_file else {}
+    # An exported document works as a file too: its version is checked, its per-container
+    # choices are read by file_choices().
+    version = doc.pop("schema_version", 1)
+    if version != 1:
+        raise ConfigError(f"config file {config_file}: schema_version: {version!r} is not a version this autoheal knows (1)")
+    doc.pop("containers", None)
     if doc:
         try:
             parse_settings(doc, strict=True)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-from autoheal.config import ConfigError, Settings, parse_settings
+from autoheal.config import ConfigError, Settings, load_file, parse_settings
 
 SCHEMA_VERSION = 1
 _MAX_CONTAINER_CHOICES = 10000
@@ -61,3 +62,14 @@ def parse_text(text: str | bytes) -> tuple[Settings, dict[str, bool]]:
     except RecursionError:
         raise ConfigError("(document): JSON nested too deeply") from None
     return parse_document(doc)
+
+
+def file_choices(path: Path | None) -> dict[str, bool]:
+    """The per-container choices (`containers`) of a --config file written as an export document."""
+    if path is None:
+        return {}
+    doc = load_file(path)
+    try:
+        return _parse_choices(doc.get("containers", {}))
+    except ConfigError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None

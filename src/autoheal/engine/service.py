@@ -61,6 +61,7 @@ class Service:
         *,
         data_dir: Path | None = None,
         explicit: Mapping[str, Any] | None = None,
+        explicit_choices: Mapping[str, bool] | None = None,
     ):
         """data_dir None keeps all state in memory; `explicit` are the settings given by file or
         environment, which win over stored ones at every start."""
@@ -89,6 +90,7 @@ class Service:
         )
         self.loops = [LoopStatus("events"), LoopStatus("reconcile"), LoopStatus("store")]
         self._explicit = dict(explicit or {})
+        self._explicit_choices = dict(explicit_choices or {})
         self._settings_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self.stopped = False
@@ -143,6 +145,9 @@ class Service:
                 log.error("stored configuration is not valid any more (%s); using file and environment", exc)
         await self.store.save_settings_document(self.settings.model_dump(mode="json"), time.time())
         self.healer.choices.update(await self.store.load_choices())
+        if self._explicit_choices:  # given by the --config file: they win, like its settings
+            self.healer.choices.update(self._explicit_choices)
+            await self.store.replace_choices(dict(self.healer.choices), time.time())
         self.healer.maintenance = (await self.store.load_flags()).get("maintenance") == "on"
         for name, raw in (await self.store.load_healthchecks()).items():
             try:
