@@ -49,11 +49,28 @@ class Metrics:
         )
         for limit in ("max_parallel", "rate_limit"):
             self.held.labels(limit)
+        self.checks = Counter(
+            "autoheal_health_checks", "Custom health check runs, by kind (http, tcp, exec).", ("kind",), registry=r
+        )
+        self.checks_failed = Counter(
+            "autoheal_health_checks_failed",
+            "Custom health check runs that failed, by kind (http, tcp, exec).",
+            ("kind",),
+            registry=r,
+        )
+        for kind in ("http", "tcp", "exec"):
+            self.checks.labels(kind)
+            self.checks_failed.labels(kind)
 
     def restart_done(self, cause: str, outcome: str, detect_seconds: float, duration_seconds: float) -> None:
         self.restarts.labels(cause, outcome).inc()
         self.detect_to_restart.observe(max(detect_seconds, 0.0))
         self.restart_duration.observe(max(duration_seconds, 0.0))
+
+    def check_ran(self, kind: str, ok: bool) -> None:
+        self.checks.labels(kind).inc()
+        if not ok:
+            self.checks_failed.labels(kind).inc()
 
     def held_back(self, limit: str) -> None:
         self.held.labels(limit).inc()

@@ -76,6 +76,9 @@ async def test_a_failing_exec_check_restarts_the_container(containers, start_aut
     [failed] = await ah.wait_record(name, "health_check_failed")
     assert "exit code 1" in failed.reason
     await ah.wait_record(name, "restart")
+    metrics = ah.service.metrics
+    assert metrics.checks.labels("exec")._value.get() >= 2
+    assert metrics.checks_failed.labels("exec")._value.get() >= 1
 
 
 async def test_failures_in_the_start_period_do_not_count(containers, start_autoheal):

@@ -12,8 +12,8 @@ from autoheal.checks.base import Check, Outcome
 from autoheal.checks.definition import CheckDefinition, from_labels
 from autoheal.checks.exec import ExecCheck, ExecPort
 from autoheal.checks.http import HttpCheck
-from autoheal.checks.tcp import TcpCheck
 from autoheal.checks.target import resolve
+from autoheal.checks.tcp import TcpCheck
 from autoheal.domain.models import Container
 from autoheal.engine.healer import Healer
 
@@ -49,12 +49,14 @@ class Checker:
         api_definitions: Callable[[], Mapping[str, CheckDefinition]],
         *,
         own: Callable[[], Container | None] = lambda: None,
+        on_result: Callable[[str, bool], None] = lambda kind, ok: None,
         clock: Callable[[], float] = time.time,
         max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self.healer = healer
         self._api = api_definitions
         self._own = own
+        self._on_result = on_result
         self._clock = clock
         self._slots = asyncio.Semaphore(max_in_flight)
         self._runners: dict[str, Check] = {
@@ -159,6 +161,7 @@ class Checker:
     def _judge(self, container: Container, state: CheckState, outcome: Outcome) -> None:
         definition = state.definition
         now = self._clock()
+        self._on_result(definition.check_type, outcome.ok)
         state.last_ok, state.last_detail = outcome.ok, outcome.detail
         state.last_latency_seconds, state.last_run_at = (
             round(outcome.latency_seconds, 4),

@@ -84,7 +84,13 @@ class Service:
             on_change=self._on_change,
         )
         self.healthchecks: dict[str, CheckDefinition] = {}  # defined through the API, by container name
-        self.checker = Checker(self.healer, self.adapter, lambda: self.healthchecks, own=self._own_container)
+        self.checker = Checker(
+            self.healer,
+            self.adapter,
+            lambda: self.healthchecks,
+            own=self._own_container,
+            on_result=self.metrics.check_ran,
+        )
         self.watcher = Watcher(
             self.adapter, self.healer, on_reconnect=self.metrics.reconnected, after_reconcile=self.checker.sync_all
         )
