@@ -91,6 +91,7 @@ class Harness:
     async def start_pump(self) -> None:
         opened = asyncio.Event()
         self._base = len(self.fake.history)
+        self.handled = 0  # counted per pump, like _base: idle() works after a stop_pump/start_pump
         self._pump = asyncio.create_task(self._run_pump(opened.set))
         await asyncio.wait_for(opened.wait(), WAIT_SECONDS)
 

@@ -171,12 +171,15 @@ class Acting:
 
     async def _verify_health_later(self: Healer, cid: str, started_at: float | None) -> None:
         await asyncio.sleep(self.settings.restart.verify_seconds)
-        container = self.containers.get(cid)
         state = self.policy.get(cid)
-        if container is None or state is None or not container.running or not container.has_healthcheck:
+        if state is None or not self.selection_of(cid):
             return
-        if started_at is not None and container.started_at is not None and abs(container.started_at - started_at) > 1:
-            return  # started again since (by someone else): that start is not ours to judge
+        try:
+            container = await self.docker.inspect(cid)  # the engine's own StartedAt, to compare exactly
+        except (ContainerGone, EngineUnavailable):
+            return
+        if not container.running or not container.has_healthcheck or container.started_at != started_at:
+            return  # stopped, or started again since (by someone else): that start is not ours to judge
         if container.health == "healthy" or state.pending_at is not None or state.quarantined:
             return
         self.events.add(

@@ -98,6 +98,11 @@ class Healer(Acting):
         self.check_failing.discard(container.id)
         self._observe(container, p.Healthy(), quiet=True)
 
+    def selection_of(self, container_id: str) -> bool:
+        """Whether a known container is managed now."""
+        container = self.containers.get(container_id)
+        return container is not None and self.selection(container).monitored
+
     def state(self, container_id: str) -> p.PolicyState:
         return self.policy.get(container_id, p.PolicyState())
 
@@ -264,6 +269,7 @@ class Healer(Acting):
         if state.paused and container.status != "paused":
             self._observe(container, p.Paused(False), quiet=True)  # the unpause was missed
         if state.manual_stop and container.running:
+            self.memory.pop(cid, None)  # the stop it remembers is over
             self._observe(container, p.Started(by_autoheal=False), quiet=True)  # started by hand, unseen
         if self.unhealthy(container):
             self.detected_at.setdefault(cid, self.clock())
@@ -289,6 +295,7 @@ class Healer(Acting):
                 self.exits[cid] = ExitClass.MANUAL  # stopped by hand before a resync: still manual
                 return
             if state.manual_stop:
+                self.memory.pop(cid, None)
                 self._observe(container, p.Started(by_autoheal=False), quiet=True)  # started by hand meanwhile
             exit_class = classify_unobserved(container)
             self.exits[cid] = exit_class
@@ -323,6 +330,8 @@ class Healer(Acting):
         before = self.state(cid)
         state, decision = p.decide(before, obs, now, overrides.restart, self.settings.quarantine, self.rand)
         self._set_state(container, state)
+        if state.pending_at is None and not isinstance(obs, p.Failure):
+            self.detected_at.pop(cid, None)  # recovered, stopped or paused: that detection is over
         if before.quarantined and not state.quarantined and isinstance(obs, p.Started):
             self.events.add(Record(now, "unquarantine", f"{source or 'released'}: started by someone else", cid, container.name))
         cause = obs.kind.value if isinstance(obs, p.Failure) else ""
