@@ -64,7 +64,7 @@ class CheckDefinition(BaseModel):
     def _required_for_the_kind(cls, value: object, info: ValidationInfo) -> object:
         kind = info.data.get("check_type")
         if value is None and _NEEDED.get(kind) == info.field_name:
-            raise ValueError(f"required for a {kind} check")
+            raise ValueError(f"required for an {kind} check" if kind == "exec" else f"required for a {kind} check")
         return value
 
     @field_validator("http_expected_status")
@@ -114,5 +114,9 @@ def from_labels(labels: Mapping[str, str]) -> tuple[CheckDefinition | None, str]
         if doc["check_type"] == "http" and "http_endpoint" not in doc:
             doc["http_endpoint"] = "/"
         return CheckDefinition.model_validate(doc), ""
-    except (ValueError, ValidationError) as exc:
+    except ValidationError as exc:
+        # The first line of str(exc) names no field ("1 validation error for ..."): say what was wrong.
+        why = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'check'}: {e['msg']}" for e in exc.errors())
+        return None, f"check labels ignored: {why}"[:300]
+    except ValueError as exc:
         return None, f"check labels ignored: {exc}".splitlines()[0][:300]

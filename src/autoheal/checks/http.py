@@ -20,7 +20,9 @@ def url_for(definition: CheckDefinition, host: str | None) -> str | None:
     endpoint = definition.http_endpoint or "/"
     if endpoint.startswith("/"):
         return None if host is None else f"http://{_bracket(host)}:{definition.http_port}{endpoint}"
-    endpoint = endpoint.replace("{container_ip}", host or "{container_ip}")
+    if host is not None:
+        # As the URL's host an IPv6 address needs its brackets; elsewhere (path, query) it does not.
+        endpoint = endpoint.replace("//{container_ip}", "//" + _bracket(host)).replace("{container_ip}", host)
     parts = urlsplit(endpoint)
     if parts.hostname in _SELF_HOSTS or "{container_ip}" in endpoint:
         if host is None:
@@ -45,6 +47,7 @@ class HttpCheck:
                 timeout=definition.timeout_seconds,
                 verify=not definition.http_insecure,
                 follow_redirects=False,
+                trust_env=False,  # a proxy from the environment cannot reach a container's own address
             ) as client:
                 response = await client.request(definition.http_method, url)
         except httpx.TimeoutException:

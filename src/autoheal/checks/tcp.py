@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 from autoheal.checks.base import Outcome
@@ -27,7 +28,11 @@ class TcpCheck:
                 target,
             )
         except OSError as exc:
-            return Outcome(False, exc.strerror or str(exc), time.monotonic() - started, target)
+            # asyncio puts "Connect call failed (...)" in strerror; the errno says why ("Connection refused").
+            reason = (
+                os.strerror(exc.errno) if isinstance(exc.errno, int) and exc.errno > 0 else exc.strerror or str(exc)
+            )
+            return Outcome(False, reason, time.monotonic() - started, target)
         latency = time.monotonic() - started
         writer.close()
         try:

@@ -54,6 +54,8 @@ class FakeDocker:
         self.hold: asyncio.Event | None = None  # set by a test: actions wait for it, holding them in flight
         self.in_flight = self.peak_in_flight = 0
         self._failures: list[_Failure] = []
+        self.execs: list[tuple[str, list[str]]] = []  # (id, command) of every exec call
+        self._exec_results: dict[str, tuple[int, str, float]] = {}
         self._streams: list[asyncio.Queue[DockerEvent | EngineUnavailable]] = []
 
     # --- scripting the world ----------------------------------------------------
@@ -113,6 +115,10 @@ class FakeDocker:
             changed = self._put(replace(container, health=health, has_healthcheck=True))
             self._emit(changed, "health_status", health=health)
 
+    def script_exec(self, container_id: str, exit_code: int = 0, output: str = "", *, delay_seconds: float = 0.0) -> None:
+        """What `exec` in this container answers from now on, after delay_seconds (bounded by the caller's timeout)."""
+        self._exec_results[self._get(container_id).id] = (exit_code, output, delay_seconds)
+
     def pause(self, container_id: str) -> None:
         self._emit(self._put(replace(self._running(container_id), status="paused")), "pause")
 
@@ -168,6 +174,18 @@ class FakeDocker:
                 raise ActionFailed(failure.message)
             if not container.running:
                 self._start(container)
+
+    async def exec(self, container_id: str, command: list[str], timeout_seconds: float) -> tuple[int, str]:
+        """As the adapter: TimeoutError past timeout_seconds; exit 0 and no output unless scripted."""
+        self._check()
+        container = self._get(container_id)
+        self.execs.append((container.id, list(command)))
+        if not container.running:
+            raise ActionFailed(f"container {container.id} is not running")
+        exit_code, output, delay_seconds = self._exec_results.get(container.id, (0, "", 0.0))
+        async with asyncio.timeout(timeout_seconds):
+            await asyncio.sleep(delay_seconds)
+        return exit_code, output
 
     async def events(self, since: float | None = None, on_open: Callable[[], None] | None = None,
                      ) -> AsyncIterator[DockerEvent]:
