@@ -73,7 +73,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
-    app.state.config_lock = asyncio.Lock()  # see api.config.config_lock
     app.add_middleware(BodyLimit)
     app.add_middleware(HostCheck, allowed=allowed_hosts)  # added last: runs first
     errors.install(app)

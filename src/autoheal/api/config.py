@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request
@@ -15,19 +14,12 @@ from autoheal.config import (
     MonitorSettings,
     RestartSettings,
     Settings,
-    merge_documents,
     parse_settings,
 )
 from autoheal.engine.service import Service
 from autoheal.portable import SCHEMA_VERSION, parse_text
 
 router = APIRouter(prefix="/api", tags=["configuration"])
-
-
-def config_lock(request: Request) -> asyncio.Lock:
-    """The app's lock around every configuration write: read, merge, validate and apply run as one
-    step, so that two concurrent updates of different sections cannot lose one of them."""
-    return request.app.state.config_lock
 
 
 def _schema_body(model: type) -> dict[str, Any]:
@@ -48,21 +40,10 @@ async def get_config(service: Service = Depends(get_service)) -> Settings:
 async def put_config(
     document: dict[str, Any] = Body(...),
     service: Service = Depends(get_service),
-    lock: asyncio.Lock = Depends(config_lock),
 ) -> Settings:
     settings = parse_settings(document, strict=True)
-    async with lock:
-        await service.apply_settings(settings, why="replaced through the API")
-        return service.settings
-
-
-async def _put_section(service: Service, lock: asyncio.Lock, section: str, document: dict[str, Any]) -> Settings:
-    async with lock:
-        current = service.settings.model_dump(mode="json")
-        merged = merge_documents(current, {section: document})
-        settings = parse_settings(merged, strict=True)
-        await service.apply_settings(settings, why=f"{section} updated through the API")
-        return service.settings
+    await service.apply_settings(settings, why="replaced through the API")
+    return service.settings
 
 
 @router.put(
@@ -74,9 +55,9 @@ async def _put_section(service: Service, lock: asyncio.Lock, section: str, docum
 async def put_monitor(
     document: dict[str, Any] = Body(...),
     service: Service = Depends(get_service),
-    lock: asyncio.Lock = Depends(config_lock),
 ) -> Settings:
-    return await _put_section(service, lock, "monitor", document)
+    await service.update_section("monitor", document, why="monitor updated through the API")
+    return service.settings
 
 
 @router.put(
@@ -88,9 +69,9 @@ async def put_monitor(
 async def put_restart(
     document: dict[str, Any] = Body(...),
     service: Service = Depends(get_service),
-    lock: asyncio.Lock = Depends(config_lock),
 ) -> Settings:
-    return await _put_section(service, lock, "restart", document)
+    await service.update_section("restart", document, why="restart updated through the API")
+    return service.settings
 
 
 @router.get("/config/export", summary=f"The whole configuration as a versioned document (schema {SCHEMA_VERSION})")
@@ -117,9 +98,7 @@ async def export_config(service: Service = Depends(get_service)) -> JSONResponse
         }
     },
 )
-async def import_config(
-    request: Request, service: Service = Depends(get_service), lock: asyncio.Lock = Depends(config_lock)
-) -> ImportOut:
+async def import_config(request: Request, service: Service = Depends(get_service)) -> ImportOut:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         form = await request.form()
@@ -130,6 +109,5 @@ async def import_config(
     else:
         text = await request.body()
     settings, choices = parse_text(text)
-    async with lock:
-        changed = await service.apply_settings(settings, choices=choices, why="imported")
+    changed = await service.apply_settings(settings, choices=choices, why="imported")
     return ImportOut(changed=changed)

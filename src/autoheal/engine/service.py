@@ -197,18 +197,29 @@ class Service:
     async def apply_settings(self, settings: Settings, *, choices: dict[str, bool] | None = None, why: str = "") -> list[str]:
         """Store and swap in an already validated configuration; every loop uses it at once."""
         async with self._settings_lock:
-            changed = changed_fields(self.settings, settings)
-            now = time.time()
-            await self.store.save_configuration(settings.model_dump(mode="json"), choices, now)
-            if choices is not None:
-                self.healer.choices.clear()
-                self.healer.choices.update(choices)
-                changed.append("containers")
-            self.healer.settings = settings
-            self.watcher.settings_changed()
-            if changed:
-                self.events.add(Record(now, "config_changed", f"{why or 'changed'}: {', '.join(changed)}"))
-            return changed
+            return await self._apply(settings, choices, why)
+
+    async def update_section(self, section: str, document: dict[str, Any], *, why: str = "") -> list[str]:
+        """Merge fields into one section of the running configuration, validated as a whole
+        (ConfigError names the field); read, merge and apply happen under one lock."""
+        async with self._settings_lock:
+            merged = merge_documents(self.settings.model_dump(mode="json"), {section: document})
+            return await self._apply(parse_settings(merged, strict=True), None, why)
+
+    async def _apply(self, settings: Settings, choices: dict[str, bool] | None, why: str) -> list[str]:
+        """Store and swap in (the caller holds the settings lock)."""
+        changed = changed_fields(self.settings, settings)
+        now = time.time()
+        await self.store.save_configuration(settings.model_dump(mode="json"), choices, now)
+        if choices is not None:
+            self.healer.choices.clear()
+            self.healer.choices.update(choices)
+            changed.append("containers")
+        self.healer.settings = settings
+        self.watcher.settings_changed()
+        if changed:
+            self.events.add(Record(now, "config_changed", f"{why or 'changed'}: {', '.join(changed)}"))
+        return changed
 
     async def set_choices(self, names: list[str], enabled: bool | None) -> None:
         """Operator enable/disable by container name (None forgets the choice)."""
