@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import shlex
+from typing import Annotated
+from urllib.parse import urlsplit
 from collections.abc import Mapping
 from typing import Literal
 
@@ -53,7 +55,9 @@ class CheckDefinition(BaseModel):
     http_expected_body: str | None = Field(None, min_length=1, max_length=1024)
     http_insecure: bool = Field(False, description="Accept a self-signed certificate")
     tcp_port: int | None = Field(None, ge=1, le=65535, validate_default=True)
-    exec_command: list[str] | None = Field(None, min_length=1, max_length=64, validate_default=True)
+    exec_command: list[Annotated[str, Field(min_length=1, max_length=4096)]] | None = Field(
+        None, min_length=1, max_length=64, validate_default=True
+    )
     interval_seconds: float = Field(30, ge=1, le=86400)
     timeout_seconds: float = Field(10, gt=0, le=3600)
     retries: int = Field(3, ge=1, le=100)
@@ -65,6 +69,27 @@ class CheckDefinition(BaseModel):
         kind = info.data.get("check_type")
         if value is None and _NEEDED.get(kind) == info.field_name:
             raise ValueError(f"required for an {kind} check" if kind == "exec" else f"required for a {kind} check")
+        return value
+
+    @field_validator("http_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is None or value.startswith("/"):
+            return value
+        parts = urlsplit(value.replace("{container_ip}", "container"))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be a path such as /health, or an http(s) URL with a host")
+        try:
+            parts.port  # noqa: B018 - raises ValueError for a port out of range
+        except ValueError:
+            raise ValueError("the URL's port must be between 1 and 65535") from None
+        return value
+
+    @field_validator("http_expected_body")
+    @classmethod
+    def _body_needs_get(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("http_method") == "HEAD":
+            raise ValueError("a HEAD request has no body to look in; use GET")
         return value
 
     @field_validator("http_expected_status")

@@ -15,6 +15,9 @@ class ExecPort(Protocol):
 
 
 class ExecCheck:
+    """The engine's errors are raised, not judged: the scheduler tells an unreachable engine
+    (inconclusive) from a refused exec (a failure)."""
+
     def __init__(self, docker: ExecPort) -> None:
         self.docker = docker
 
@@ -29,8 +32,6 @@ class ExecCheck:
                 f"timed out after {definition.timeout_seconds:g}s",
                 time.monotonic() - started,
             )
-        except Exception as exc:  # noqa: BLE001 - the engine's refusal is the check's result
-            return Outcome(False, f"exec failed: {exc}"[:300], time.monotonic() - started)
         latency = time.monotonic() - started
         if exit_code != 0:
             tail = output.strip().splitlines()[-3:]

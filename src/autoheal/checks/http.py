@@ -37,19 +37,27 @@ def _bracket(host: str) -> str:
 
 
 class HttpCheck:
+    """Keeps two clients (verifying, and not for http_insecure): building one per run costs a TLS
+    context, synchronously, on the event loop."""
+
+    def __init__(self) -> None:
+        # No proxy from the environment: it cannot reach a container's own address.
+        self._clients = {
+            verify: httpx.AsyncClient(verify=verify, follow_redirects=False, trust_env=False) for verify in (True, False)
+        }
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+
     async def run(self, container: Container, host: str | None, definition: CheckDefinition) -> Outcome:
         url = url_for(definition, host)
         if url is None:
             return Outcome(False, "no address to dial")
         started = time.monotonic()
+        client = self._clients[not definition.http_insecure]
         try:
-            async with httpx.AsyncClient(
-                timeout=definition.timeout_seconds,
-                verify=not definition.http_insecure,
-                follow_redirects=False,
-                trust_env=False,  # a proxy from the environment cannot reach a container's own address
-            ) as client:
-                response = await client.request(definition.http_method, url)
+            response = await client.request(definition.http_method, url, timeout=definition.timeout_seconds)
         except httpx.TimeoutException:
             return Outcome(
                 False,

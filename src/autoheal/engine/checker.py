@@ -14,6 +14,7 @@ from autoheal.checks.exec import ExecCheck, ExecPort
 from autoheal.checks.http import HttpCheck
 from autoheal.checks.target import resolve
 from autoheal.checks.tcp import TcpCheck
+from autoheal.docker.errors import ActionFailed, ContainerGone, EngineUnavailable
 from autoheal.domain.models import Container
 from autoheal.engine.healer import Healer
 
@@ -59,8 +60,9 @@ class Checker:
         self._on_result = on_result
         self._clock = clock
         self._slots = asyncio.Semaphore(max_in_flight)
+        self._http = HttpCheck()
         self._runners: dict[str, Check] = {
-            "http": HttpCheck(),
+            "http": self._http,
             "tcp": TcpCheck(),
             "exec": ExecCheck(docker),
         }
@@ -103,7 +105,10 @@ class Checker:
             if current.definition == definition and current.generation == self.healer.starts.get(cid, 0):
                 return
         if current is not None:
-            self._stop(cid)
+            # A quarantined container stays unhealthy in autoheal's eyes (as Docker keeps its last
+            # health status), so a probation release can still restart it.
+            quarantined = container is not None and self.healer.state(cid).quarantined
+            self._stop(cid, keep_failing=quarantined and current.failing)
         if wanted:
             state = CheckState(definition.check_type, source, definition, self.healer.starts.get(cid, 0))
             state.task = asyncio.get_running_loop().create_task(
@@ -111,11 +116,12 @@ class Checker:
             )
             self.states[cid] = state
 
-    def _stop(self, cid: str) -> None:
+    def _stop(self, cid: str, keep_failing: bool = False) -> None:
         state = self.states.pop(cid, None)
         if state is not None and state.task is not None:
             state.task.cancel()
-        self.healer.check_failing.discard(cid)
+        if not keep_failing:
+            self.healer.check_failing.discard(cid)
 
     async def _loop(self, cid: str, state: CheckState) -> None:
         definition = state.definition
@@ -129,6 +135,8 @@ class Checker:
             except Exception as exc:  # noqa: BLE001 - a broken check must not end its loop silently
                 log.exception("check of %s failed to run", container.name)
                 outcome = Outcome(False, f"check error: {exc}"[:300])
+            if self.states.get(cid) is not state or self.healer._acting_now(cid) or cid in self.healer.busy:
+                continue  # autoheal began restarting it meanwhile: this result says nothing
             if outcome is not None:
                 self._judge(container, state, outcome)
 
@@ -152,11 +160,13 @@ class Checker:
                 async with asyncio.timeout(definition.timeout_seconds + 1.0):
                     return await self._runners[definition.check_type].run(container, host, definition)
             except TimeoutError:
-                return Outcome(
-                    False,
-                    f"timed out after {definition.timeout_seconds:g}s",
-                    definition.timeout_seconds,
-                )
+                return Outcome(False, f"timed out after {definition.timeout_seconds:g}s", definition.timeout_seconds)
+            except (EngineUnavailable, ContainerGone) as exc:
+                # autoheal lost the engine (or the container): inconclusive, not the container's fault
+                state.last_ok, state.last_detail, state.last_run_at = None, f"not run: {exc}"[:300], self._clock()
+                return None
+            except ActionFailed as exc:
+                return Outcome(False, f"exec refused by the engine: {exc}"[:300])
 
     def _judge(self, container: Container, state: CheckState, outcome: Outcome) -> None:
         definition = state.definition
@@ -184,6 +194,7 @@ class Checker:
             self.healer.check_failed(container, reason)
 
     async def close(self) -> None:
+        await self._http.close()
         tasks = [s.task for s in self.states.values() if s.task is not None]
         for task in tasks:
             task.cancel()

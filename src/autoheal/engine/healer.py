@@ -89,6 +89,8 @@ class Healer(Acting):
 
     def check_failed(self, container: Container, reason: str) -> None:
         """A custom check reached its retries: the container counts as unhealthy."""
+        if not self.selection(container).monitored:
+            return
         self.check_failing.add(container.id)
         self.events.add(Record(self.clock(), "health_check_failed", reason, container.id, container.name, "unhealthy"))
         self.detected_at.setdefault(container.id, self.clock())
@@ -96,7 +98,8 @@ class Healer(Acting):
 
     def check_recovered(self, container: Container) -> None:
         self.check_failing.discard(container.id)
-        self._observe(container, p.Healthy(), quiet=True)
+        if not self.unhealthy(container):  # Docker's own HEALTHCHECK may still say unhealthy
+            self._observe(container, p.Healthy(), quiet=True)
 
     def selection_of(self, container_id: str) -> bool:
         """Whether a known container is managed now."""
@@ -148,8 +151,8 @@ class Healer(Acting):
             case "health_status" if event.health == "unhealthy" and container.running:
                 self.detected_at.setdefault(cid, self.clock())
                 self._fail(container, p.FailureKind.UNHEALTHY, None)
-            case "health_status" if event.health == "healthy":
-                self._observe(container, p.Healthy(), quiet=True)
+            case "health_status" if event.health == "healthy" and not self.unhealthy(container):
+                self._observe(container, p.Healthy(), quiet=True)  # not while its custom check fails
             case "pause" | "unpause":
                 self._observe(container, p.Paused(event.action == "pause"), quiet=True)
 

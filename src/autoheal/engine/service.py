@@ -233,6 +233,8 @@ class Service:
             await self.store.replace_choices(choices, time.time())
             self.healer.choices.clear()
             self.healer.choices.update(choices)
+        self.checker.sync_all()  # a check starts or stops with the choice
+        self.watcher.settings_changed()
 
     async def set_maintenance(self, paused: bool) -> None:
         """Pause or resume healing host-wide; kept across restarts of autoheal."""
