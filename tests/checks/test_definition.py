@@ -251,3 +251,69 @@ def test_a_definition_is_frozen():
 
     with pytest.raises(ValidationError):
         definition.tcp_port = 81  # type: ignore[misc]
+
+
+# --- regressions: definitions that could only ever fail, and so restart a healthy container --------
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "health",  # neither a path nor a URL
+        "localhost:8080/health",  # no scheme
+        "ftp://localhost/x",
+        "http:///health",  # no host
+        "http://:8080/health",
+        "http://localhost:99999/health",  # port out of range
+        "http://localhost:abc/",  # port not a number
+    ],
+)
+def test_an_endpoint_that_is_neither_a_path_nor_an_http_url_with_a_host_and_valid_port_is_refused(endpoint):
+    with pytest.raises(ValidationError) as exc:
+        CheckDefinition(check_type="http", http_endpoint=endpoint)
+
+    assert error_locs(exc) == [("http_endpoint",)]
+
+
+@pytest.mark.parametrize("endpoint", ["http://{container_ip}:0/health", "http://localhost:0/"])
+def test_an_endpoint_with_port_zero_is_refused(endpoint):
+    with pytest.raises(ValidationError) as exc:
+        CheckDefinition(check_type="http", http_endpoint=endpoint)
+
+    assert error_locs(exc) == [("http_endpoint",)]
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "/health",
+        "http://localhost:8080/health",
+        "https://LOCALHOST:8443/",
+        "http://[::1]:81/z",
+        "http://{container_ip}:8080/status?a=b",
+        "https://status.example.com/ping?ip={container_ip}",
+    ],
+)
+def test_a_path_or_an_http_url_with_a_host_is_accepted(endpoint):
+    assert CheckDefinition(check_type="http", http_endpoint=endpoint).http_endpoint == endpoint
+
+
+def test_an_expected_body_with_a_head_request_is_refused():
+    with pytest.raises(ValidationError) as exc:
+        CheckDefinition(check_type="http", http_endpoint="/", http_method="HEAD", http_expected_body="ok")
+
+    assert error_locs(exc) == [("http_expected_body",)]
+
+
+def test_an_expected_body_with_a_get_request_is_accepted():
+    definition = CheckDefinition(check_type="http", http_endpoint="/", http_method="GET", http_expected_body="ok")
+
+    assert definition.http_expected_body == "ok"
+
+
+@pytest.mark.parametrize("command", [[""], ["test", "-f", ""]])
+def test_an_empty_item_in_an_exec_command_is_refused(command):
+    with pytest.raises(ValidationError) as exc:
+        CheckDefinition(check_type="exec", exec_command=command)
+
+    assert error_locs(exc) == [("exec_command", len(command) - 1)]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import httpx
 import pytest
 
+from autoheal.checks import http as http_module
 from autoheal.checks.definition import CheckDefinition
 from autoheal.checks.http import HttpCheck, url_for
 from autoheal.domain.models import Container
@@ -197,6 +199,47 @@ async def test_a_proxy_in_the_environment_is_not_used_for_the_container(serve, m
     outcome = await HttpCheck().run(WEB, "127.0.0.1", http("/health", http_port=port))
 
     assert outcome.ok is True, outcome.detail
+
+
+
+# --- regression: clients are kept, not built per run (building one costs a TLS context on the loop) ----
+
+
+@pytest.fixture
+def counted_clients(monkeypatch) -> list[httpx.AsyncClient]:
+    """Every httpx.AsyncClient the check module builds from here on."""
+    built: list[httpx.AsyncClient] = []
+
+    class Counting(httpx.AsyncClient):
+        def __init__(self, *args, **kwargs) -> None:
+            built.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(http_module.httpx, "AsyncClient", Counting)
+    return built
+
+
+async def test_running_the_check_again_builds_no_new_client(serve, counted_clients):
+    port = await serve(answering("200 OK", b"ok"))
+    check = HttpCheck()
+    built_by_constructor = len(counted_clients)
+    try:
+        for insecure in (False, True, False, True):
+            outcome = await check.run(WEB, "127.0.0.1", http("/health", http_port=port, http_insecure=insecure))
+            assert outcome.ok is True, outcome.detail
+
+        assert len(counted_clients) == built_by_constructor
+    finally:
+        await check.close()
+
+
+async def test_closing_the_check_closes_its_clients(counted_clients):
+    check = HttpCheck()
+
+    await check.close()
+
+    assert counted_clients
+    assert all(client.is_closed for client in counted_clients)
 
 
 async def _closed_port() -> int:

@@ -80,9 +80,11 @@ class CheckDefinition(BaseModel):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be a path such as /health, or an http(s) URL with a host")
         try:
-            parts.port  # noqa: B018 - raises ValueError for a port out of range
+            port = parts.port  # raises ValueError for a port out of range
         except ValueError:
-            raise ValueError("the URL's port must be between 1 and 65535") from None
+            port = 0
+        if port == 0 or any(c.isspace() for c in parts.hostname):
+            raise ValueError("the URL needs a valid host and a port between 1 and 65535")
         return value
 
     @field_validator("http_expected_body")
