@@ -14,6 +14,8 @@ import pytest
 from autoheal.config import Settings, parse_settings
 from autoheal.docker.fake import FakeDocker
 from autoheal.domain.models import Container
+from autoheal.checks.definition import CheckDefinition
+from autoheal.engine.checker import Checker
 from autoheal.engine.healer import Healer
 from autoheal.engine.records import EventLog, Record
 
@@ -174,3 +176,20 @@ async def harness() -> Any:
     loop.set_exception_handler(None)
     assert not errors, f"unhandled errors in background tasks: {errors}"
 
+
+@pytest.fixture
+async def checked(harness):
+    """Factory: a harness whose healer tells a Checker of every change, as the service wires it."""
+    made: list[Checker] = []
+
+    async def make(overrides=None, *, api: dict[str, CheckDefinition] | None = None):
+        h = await harness({"monitor": {"start_period_seconds": 0}, **(overrides or {})})
+        definitions = api if api is not None else {}
+        checker = Checker(h.healer, h.fake, lambda: definitions, clock=h.clock)
+        h.healer.on_change = checker.sync
+        made.append(checker)
+        return h, checker
+
+    yield make
+    for checker in made:
+        await checker.close()

@@ -52,24 +52,6 @@ class Spy:
         self.method(*args)
 
 
-@pytest.fixture
-async def checked(harness):
-    """Factory: a harness whose healer tells a Checker of every change, as the service wires it."""
-    made: list[Checker] = []
-
-    async def make(overrides=None, *, api: dict[str, CheckDefinition] | None = None):
-        h = await harness({"monitor": {"start_period_seconds": 0}, **(overrides or {})})
-        definitions = api if api is not None else {}
-        checker = Checker(h.healer, h.fake, lambda: definitions, clock=h.clock)
-        h.healer.on_change = checker.sync
-        made.append(checker)
-        return h, checker
-
-    yield make
-    for checker in made:
-        await checker.close()
-
-
 async def seen(h, checker: Checker) -> None:
     """What the service does at startup: a reconcile pass, then every container's loop synced."""
     await h.healer.reconcile()
