@@ -45,6 +45,10 @@ class Overrides:
     problems: tuple[str, ...] = ()  # labels that were ignored, and why
     applied: frozenset[str] = frozenset()  # labels that took effect
 
+    def stop_timeout_for(self, container_stop_timeout: int | None) -> int:
+        """This container's stop timeout: its label if usable, else its own, else the default."""
+        return stop_timeout(self.restart, container_stop_timeout, "autoheal.stop.timeout" in self.applied)
+
 
 def _parse(field: str, raw: str) -> object:
     text = raw.strip()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from autoheal.docker.errors import ActionFailed, ContainerGone, EngineUnavailable
 from autoheal.domain import policy as p
 from autoheal.domain.classify import ExitClass
-from autoheal.domain.labels import apply_overrides, stop_timeout
+from autoheal.domain.labels import apply_overrides
 from autoheal.engine.records import Record
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ class Acting:
             return
         overrides = apply_overrides(self.settings.restart, container.labels)
         restart = overrides.restart
-        timeout = stop_timeout(restart, container.stop_timeout_seconds, "autoheal.stop.timeout" in overrides.applied)
+        timeout = overrides.stop_timeout_for(container.stop_timeout_seconds)
         self._set_state(container, p.decide(self.state(cid), p.Restarted(), self.clock(), restart, self.settings.quarantine, self.rand)[0])
         acting = self.acting[cid] = ActionMark()
         verb = "restart" if container.running else "start"
@@ -215,9 +215,7 @@ class Acting:
         """Restart (or start) now for an operator: resets the count and lifts a quarantine."""
         container = await self.docker.inspect(cid)
         self.containers[cid] = container
-        restart = self.restart_settings(container)
-        overrides = apply_overrides(self.settings.restart, container.labels)
-        timeout = stop_timeout(restart, container.stop_timeout_seconds, "autoheal.stop.timeout" in overrides.applied)
+        timeout = apply_overrides(self.settings.restart, container.labels).stop_timeout_for(container.stop_timeout_seconds)
         verb = "restart" if container.running else "start"
         if cid in self.busy:
             raise ActionFailed("autoheal is restarting this container right now; try again in a moment")
