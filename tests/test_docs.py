@@ -34,6 +34,6 @@ def test_every_override_label_is_documented():
 
 def test_the_quick_start_test_command_is_what_ci_runs():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    command = "python3 -m pip install -e '.[test]' && python3 -m pytest"
+    command = "PIP_CONSTRAINT=build-constraints.txt python3 -m pip install -e '.[test]' && python3 -m pytest"
     assert command in README
     assert command.replace("pip install -e", "pip install -q -e") in ci
