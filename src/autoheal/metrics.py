@@ -61,6 +61,25 @@ class Metrics:
         for kind in ("http", "tcp", "exec"):
             self.checks.labels(kind)
             self.checks_failed.labels(kind)
+        self.notifications = Counter(
+            "autoheal_notifications",
+            "Notification delivery attempts, by channel kind (webhook, apprise) and outcome (sent; retry: failed, "
+            "will try again; failed: given up, permanent error or attempts used up).",
+            ("channel", "outcome"),
+            registry=r,
+        )
+        self.notifications_suppressed = Counter(
+            "autoheal_notifications_suppressed",
+            "Notices not sent, by reason (filtered: event not subscribed; muted: autoheal.notify=false; "
+            "repeat: same event for the same container within repeat_seconds).",
+            ("reason",),
+            registry=r,
+        )
+        for channel in ("webhook", "apprise"):
+            for outcome in ("sent", "retry", "failed"):
+                self.notifications.labels(channel, outcome)
+        for reason in ("filtered", "muted", "repeat"):
+            self.notifications_suppressed.labels(reason)
 
     def restart_done(self, cause: str, outcome: str, detect_seconds: float, duration_seconds: float) -> None:
         self.restarts.labels(cause, outcome).inc()
@@ -71,6 +90,12 @@ class Metrics:
         self.checks.labels(kind).inc()
         if not ok:
             self.checks_failed.labels(kind).inc()
+
+    def notified(self, channel: str, outcome: str) -> None:
+        self.notifications.labels(channel, outcome).inc()
+
+    def notice_suppressed(self, reason: str) -> None:
+        self.notifications_suppressed.labels(reason).inc()
 
     def held_back(self, limit: str) -> None:
         self.held.labels(limit).inc()

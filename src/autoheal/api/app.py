@@ -13,7 +13,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import make_asgi_app, start_http_server
 
 from autoheal import __version__
-from autoheal.api import config, containers, errors, events, healthchecks, status
+from autoheal.api import config, containers, errors, events, healthchecks, notifications, status
 from autoheal.api.schemas import ErrorBody
 from autoheal.api.security import BodyLimit, Guard, HostCheck
 from autoheal.engine.service import Service
@@ -77,7 +77,7 @@ def create_app(
     app.add_middleware(HostCheck, allowed=allowed_hosts)  # added last: runs first
     errors.install(app)
     guard = [Depends(Guard(token))]
-    for module in (status, containers, config, events, healthchecks):
+    for module in (status, containers, config, events, healthchecks, notifications):
         app.include_router(module.router, dependencies=guard, responses=_ERRORS)
 
     @app.get(
