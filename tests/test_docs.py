@@ -37,3 +37,13 @@ def test_the_quick_start_test_command_is_what_ci_runs():
     command = "PIP_CONSTRAINT=build-constraints.txt python3 -m pip install -e '.[test]' && python3 -m pytest"
     assert command in README
     assert command.replace("pip install -e", "pip install -q -e") in ci
+
+
+def test_every_notification_variable_and_event_is_documented():
+    from autoheal.notify.settings import ENVIRONMENT, EVENTS
+
+    notifications = (ROOT / "docs" / "notifications.md").read_text(encoding="utf-8")
+    for name in ENVIRONMENT:
+        assert f"`{name}`" in README, name
+    for event in EVENTS:
+        assert f"`{event}`" in README and f"`{event}`" in notifications, event

@@ -22,6 +22,11 @@ class Metrics:
             ("cause", "outcome"),
             registry=r,
         )
+        self.healthy = Gauge(
+            "autoheal_healthy",
+            "1 when autoheal can heal (what /health answers 200 for), 0 when it is degraded.",
+            registry=r,
+        )
         self.monitored = Gauge("autoheal_containers_monitored", "Containers autoheal currently manages.", registry=r)
         self.quarantined = Gauge(
             "autoheal_containers_quarantined", "Managed containers autoheal has given up on.", registry=r
@@ -103,7 +108,10 @@ class Metrics:
     def reconnected(self) -> None:
         self.reconnects.inc()
 
-    def watch_state(self, monitored: Callable[[], int], quarantined: Callable[[], int]) -> None:
-        """Compute the state gauges from the healer when scraped."""
+    def watch_state(
+        self, monitored: Callable[[], int], quarantined: Callable[[], int], healthy: Callable[[], bool] = lambda: True
+    ) -> None:
+        """Compute the state gauges from the service when scraped."""
         self.monitored.set_function(monitored)
         self.quarantined.set_function(quarantined)
+        self.healthy.set_function(lambda: 1 if healthy() else 0)

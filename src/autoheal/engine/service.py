@@ -113,7 +113,7 @@ class Service:
         self._settings_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self.stopped = False
-        self.metrics.watch_state(self._count_monitored, self._count_quarantined)
+        self.metrics.watch_state(self._count_monitored, self._count_quarantined, lambda: self.health()[0])
 
     def _on_change(self, container_id: str) -> None:
         self.broadcast.container(container_id)
