@@ -172,3 +172,37 @@ async def test_with_no_channel_nothing_is_stored(outbox, clock):
     dispatcher.enqueue(NOTICE)
     await dispatcher.step()
     assert await outbox.recent() == []
+
+
+async def test_an_idle_dispatcher_does_not_ask_the_store(outbox, clock, monkeypatch):
+    dispatcher = make(outbox, clock, ScriptedChannel())
+    asked = []
+    real_due = outbox.due
+
+    async def counting_due(now, limit=50):
+        asked.append(now)
+        return await real_due(now, limit)
+
+    monkeypatch.setattr(outbox, "due", counting_due)
+    await dispatcher.step()  # the first step looks for what an earlier run left
+    for _ in range(5):
+        clock.now += 5
+        await dispatcher.step()
+    assert len(asked) == 1
+    dispatcher.enqueue(NOTICE)
+    await dispatcher.step()
+    await settle(dispatcher)
+    assert len(asked) == 2
+
+
+async def test_a_retry_is_picked_up_when_due_without_new_notices(outbox, clock):
+    channel = ScriptedChannel(FAIL_500, Delivery(True, status_code=200))
+    dispatcher = make(outbox, clock, channel)
+    dispatcher.enqueue(NOTICE)
+    await dispatcher.step()
+    await settle(dispatcher)
+    clock.now += 10
+    await dispatcher.step()
+    await settle(dispatcher)
+    [entry] = await outbox.recent()
+    assert entry.status == "sent" and len(channel.sent) == 2

@@ -45,6 +45,9 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._in_flight: dict[int, asyncio.Task[Delivery]] = {}
         self._last_prune = 0.0
+        # When the store next has something due; 0.0 = look (at start: what an earlier run left).
+        # Lets an idle dispatcher skip the store entirely.
+        self._next_due: float | None = 0.0
 
     def enqueue(self, notice: Notice) -> None:
         """Queue a notice for every channel; returns at once."""
@@ -55,8 +58,12 @@ class Dispatcher:
     async def step(self) -> float | None:
         """Store what was queued and start every delivery that is due; returns when the next
         waiting entry is due (None: nothing waits)."""
+        if not self.channels:
+            return None
         await self._store_new()
         now = self.clock()
+        if self._next_due is None or self._next_due > now:
+            return self._next_due  # nothing new, nothing due: no need to ask the store
         for entry in await self.outbox.due(now, limit=MAX_IN_FLIGHT * 4):
             if len(self._in_flight) >= MAX_IN_FLIGHT:
                 break
@@ -70,7 +77,11 @@ class Dispatcher:
             task = asyncio.create_task(self._deliver(channel, entry), name=f"autoheal-notify-{entry.id}")
             self._in_flight[entry.id] = task
             task.add_done_callback(lambda _, entry_id=entry.id: self._finished(entry_id))
-        return await self.outbox.next_due_at(exclude=tuple(self._in_flight))
+        self._next_due = await self.outbox.next_due_at(exclude=tuple(self._in_flight))
+        return self._next_due
+
+    def _due_by(self, at: float) -> None:
+        self._next_due = at if self._next_due is None else min(self._next_due, at)
 
     def _finished(self, entry_id: int) -> None:
         self._in_flight.pop(entry_id, None)
@@ -86,6 +97,7 @@ class Dispatcher:
         except StoreError:
             self._new = new + self._new  # kept for the next step
             raise
+        self._due_by(0.0)
 
     async def _deliver(self, channel: Channel, entry: Entry, *, retry: bool = True) -> Delivery:
         notice = Notice.from_fields(entry.notice)
@@ -120,6 +132,9 @@ class Dispatcher:
             await self.outbox.attempted(entry.id, attempt, status, next_at)
         except StoreError as exc:
             log.error("could not record notification attempt %d: %s", entry.id, exc)
+            self._due_by(0.0)  # still pending in the store: look again
+        if status == "pending":
+            self._due_by(next_at)
         return result
 
     async def send_test(self, notice: Notice) -> list[tuple[Channel, Delivery]]:
