@@ -1,4 +1,4 @@
-"""The HTTP application: REST API, self-health and metrics; startup and shutdown in one lifespan."""
+"""The HTTP application: REST API, web UI, self-health and metrics; startup and shutdown in one lifespan."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import make_asgi_app, start_http_server
 
 from autoheal import __version__
-from autoheal.api import config, containers, errors, events, healthchecks, status
+from autoheal.api import config, containers, errors, events, healthchecks, status, web
 from autoheal.api.schemas import ErrorBody
 from autoheal.api.security import BodyLimit, Guard, HostCheck
 from autoheal.engine.service import Service
@@ -90,5 +90,6 @@ def create_app(
         body["version"] = __version__
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    web.install(app)
     app.mount("/metrics", make_asgi_app(registry=service.metrics.registry))
     return app
