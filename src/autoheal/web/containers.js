@@ -145,8 +145,8 @@ function row(c, now) {
 <td>${statusBadge(c)}</td><td>${healthBadge(c)}</td>
 <td><span class="badge ${c.monitored ? "text-bg-success" : "text-bg-secondary"} c-monitored" title="${esc(why)}">${c.monitored ? "on" : "off"}</span><span class="visually-hidden">${esc(why)}</span></td>
 <td class="text-end" title="in the last ${esc(duration(c.window_seconds))}">${c.restarts_in_window}</td>
-<td>${stateCell(c, now)}</td>
-<td class="text-nowrap">${actions.join(" ")}</td></tr>`;
+<td class="ps-3">${stateCell(c, now)}</td>
+<td class="text-nowrap text-end">${actions.join(" ")}</td></tr>`;
 }
 
 function render() {
@@ -315,7 +315,11 @@ async function renderDetail() {
     '<button type="button" class="btn btn-danger" data-act="restart">Restart…</button>',
     '<button type="button" class="btn btn-secondary" data-bs-dismiss="modal">Close</button>',
   ];
+  const focused = $("#detail-actions").contains(document.activeElement) ? document.activeElement.dataset.act : null;
   $("#detail-actions").innerHTML = actions.join("");
+  // Redrawing must not drop keyboard focus out of the dialog (Escape and Tab act on it).
+  if (focused) $(`#detail-actions [data-act="${focused}"]`)?.focus();
+  else if (document.activeElement === document.body && $("#detail").classList.contains("show")) $("#detail").focus();
   $("#d-events").innerHTML = d.events.length
     ? `<table class="table table-sm small"><thead><tr><th scope="col">Time</th><th scope="col">Kind</th><th scope="col">Reason</th></tr></thead><tbody>${d.events
         .map((e) => `<tr><td class="text-nowrap"><time datetime="${esc(isoTime(e.time))}">${esc(localTime(e.time))}</time></td><td>${esc(e.kind)}</td><td class="reason-cell">${esc(e.reason)}</td></tr>`).join("")}</tbody></table>`
