@@ -3,7 +3,7 @@
 
 import { api } from "./api.js";
 import * as check from "./check.js";
-import { $, alertInto, debounce, duration, esc, isoTime, localTime } from "./util.js";
+import { $, alertInto, coalesce, debounce, duration, esc, isoTime, localTime } from "./util.js";
 
 const byId = new Map();
 const selected = new Set();
@@ -85,8 +85,8 @@ export function recordFor(record) {
   if (openId && record.container_id === openId) refreshDetail();
 }
 
-const scheduleRender = debounce(render, 250);
-const refreshDetail = debounce(() => renderDetail().catch(() => {}), 300);
+const scheduleRender = coalesce(render, 250);
+const refreshDetail = coalesce(() => renderDetail().catch(() => {}), 300);
 
 function healingState(c) {
   if (c.quarantined) return 0;

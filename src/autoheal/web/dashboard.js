@@ -1,7 +1,7 @@
 // The dashboard: counts and service status from /api/status, and restarts per hour over the last day.
 
 import { api } from "./api.js";
-import { $, debounce, duration } from "./util.js";
+import { $, coalesce, duration } from "./util.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const HOURS = 24;
@@ -104,6 +104,6 @@ function draw(counts, now) {
   svg.append(peak);
 }
 
-/** Debounced refreshes, for the live stream: many changes in a burst cost one request. */
-export const refreshStatus = debounce(() => loadStatus().catch(() => {}), 700);
-export const refreshChart = debounce(() => loadChart().catch(() => {}), 1500);
+/** Refreshes for the live stream: the changes of a burst cost one request. */
+export const refreshStatus = coalesce(() => loadStatus().catch(() => {}), 700);
+export const refreshChart = coalesce(() => loadChart().catch(() => {}), 1500);

@@ -1,13 +1,16 @@
 // The Events tab: the last 50 events, older ones on demand, filters by container and kind, new ones live at the top.
 
 import { api } from "./api.js";
-import { $, debounce, esc, isoTime, localTime } from "./util.js";
+import { $, coalesce, debounce, esc, isoTime, localTime } from "./util.js";
 
 const PAGE = 50;
+const MAX_ROWS = 1000; // live rows pile up on top; past this the list starts again from the newest page
 const TONES = { restart: "success", restart_failed: "danger", quarantine: "danger", scheduled: "warning", engine: "info" };
 let cursor = null;
 let generation = 0; // a newer load wins over an older one still in flight
 let count = 0;
+
+const reload = coalesce(() => load().catch(() => {}), 1000);
 
 export function init() {
   $("#e-container").addEventListener("input", debounce(() => load().catch(() => {}), 300));
@@ -76,4 +79,5 @@ export function add(record) {
   $("#e-rows").insertAdjacentHTML("afterbegin", row(record, true));
   count += 1;
   showCount();
+  if (count > MAX_ROWS) reload();
 }

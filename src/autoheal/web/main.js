@@ -5,13 +5,14 @@ import * as config from "./config.js";
 import * as containers from "./containers.js";
 import * as dashboard from "./dashboard.js";
 import * as events from "./events.js";
-import { $, debounce } from "./util.js";
+import { $, coalesce } from "./util.js";
 
 const TABS = ["dashboard", "containers", "events", "config"];
 let tokenModal = null;
 let waitingForToken = null; // a promise while the token prompt is open
 let everLive = false;
 let live = false;
+let retryTimer = null;
 
 function banner(text) {
   const box = $("#banner");
@@ -82,10 +83,12 @@ async function loadAll() {
     config.load(),
   ]);
   const failed = results.find((r) => r.status === "rejected" && r.reason?.status !== 401);
-  banner(failed ? `Could not load everything: ${failed.reason.message}` : "");
+  banner(failed ? `Could not load everything (trying again): ${failed.reason.message}` : "");
+  clearTimeout(retryTimer);
+  if (failed) retryTimer = setTimeout(loadAll, 5000);
 }
 
-const reloadContainers = debounce(() => containers.load().catch(() => {}), 500);
+const reloadContainers = coalesce(() => containers.load().catch(() => {}), 500);
 
 function onMessage(kind, data) {
   if (kind === "record") {
@@ -130,6 +133,7 @@ async function start() {
   config.init();
   onApi({
     unauthorized: () => {
+      if (waitingForToken) return; // the prompt is already open
       const had = getToken();
       setToken("");
       askToken(had ? "The saved API token is no longer accepted; enter the current one." : "This autoheal requires an API token.")
@@ -158,7 +162,10 @@ async function start() {
     },
   });
   await loadAll(); // after subscribing, so that nothing falls between the load and the stream
-  setInterval(() => dashboard.loadStatus().catch(() => {}), 30000); // uptime, and pauses made elsewhere
+  // The stream carries records and container changes; a pause or an auto-heal choice made by another
+  // client is not among them, so those are picked up by a slow poll.
+  setInterval(() => dashboard.loadStatus().catch(() => {}), 30000);
+  setInterval(() => containers.load().catch(() => {}), 60000);
   setInterval(() => dashboard.loadChart().catch(() => {}), 300000); // the 24 h window moves on
 }
 

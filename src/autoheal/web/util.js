@@ -38,6 +38,18 @@ export function debounce(fn, ms) {
   };
 }
 
+/** Runs fn once, `ms` after the first of a burst of calls: a steady stream of changes still gets redrawn. */
+export function coalesce(fn, ms) {
+  let timer = null;
+  return () => {
+    if (timer !== null) return;
+    timer = setTimeout(() => {
+      timer = null;
+      fn();
+    }, ms);
+  };
+}
+
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Removes the error marks of a form. */
