@@ -1,4 +1,4 @@
-"""The HTTP application: REST API, self-health and metrics; startup and shutdown in one lifespan."""
+"""The HTTP application: REST API, web UI, self-health and metrics; startup and shutdown in one lifespan."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, make_asgi_app, start_http_server
 
 from autoheal import __version__
-from autoheal.api import config, containers, errors, events, healthchecks, notifications, status
+from autoheal.api import config, containers, errors, events, healthchecks, notifications, status, web
 from autoheal.api.schemas import ErrorBody
 from autoheal.api.security import BodyLimit, Guard, HostCheck
 from autoheal.engine.service import Service
@@ -95,5 +95,6 @@ def create_app(
         """Served here directly: the mount below alone would answer /metrics with a redirect."""
         return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    web.install(app)
     app.mount("/metrics", make_asgi_app(registry=service.metrics.registry))
     return app
