@@ -323,3 +323,21 @@ async def test_a_compose_recreated_parent_is_found_by_project_and_service(harnes
 
     [new] = [c for c in h.fake.containers.values() if c.name == "app"]
     assert new.network_mode == f"container:{new_parent.id}"
+
+
+async def test_a_rolled_back_child_is_tried_again_when_its_parent_starts_again(harness):
+    h = await harness()
+    h.fake.add(vpn())
+    old = h.fake.add(child())
+    await h.healer.reconcile()
+    h.fake.fail("create", "No such image: app:1")
+    new_parent = await replace_parent(h)
+    await settled(h)
+    assert len(h.records("recreate_failed")) == 1
+
+    await h.fake.restart(new_parent.id, 10)  # the parent starts again: a new chance
+    await settled(h)
+
+    [new] = [c for c in h.fake.containers.values() if c.name == "app"]
+    assert new.id != old.id and new.running
+    assert len(h.records("recreated")) == 1

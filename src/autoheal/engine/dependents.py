@@ -55,6 +55,7 @@ class Dependents:
         self.again: set[str] = set()  # parents started again while their cascade ran
         self.tried: set[tuple[str, str]] = set()  # (child, new parent) recreations looked at
         self.cycles_reported: set[frozenset[str]] = set()
+        self.rolled_back: set[str] = set()  # children autoheal stopped for a recreation that failed
 
     def graph(self) -> Graph:
         return build_graph(list(self.healer.containers.values()))
@@ -86,6 +87,7 @@ class Dependents:
         gone = self.healer.containers.get(cid)
         if gone is not None:
             self.remember(gone)
+        self.rolled_back.discard(cid)
         asyncio.get_running_loop().call_soon(self._recreate_where_replaced)  # once it is forgotten
 
     def reconcile(self) -> None:
@@ -148,7 +150,8 @@ class Dependents:
     def _cascade(self, root: str, why: str, healed: bool) -> None:
         running = self.cascades.get(root)
         if running is not None and not running.done():
-            self.again.add(root)
+            if why != IMPLICIT:  # the running one already looks at what a reconcile pass found
+                self.again.add(root)
             return
         task = asyncio.get_running_loop().create_task(self._run(root, why, healed), name=f"autoheal-deps-{root[:12]}")
         self.cascades[root] = task
@@ -248,7 +251,7 @@ class Dependents:
             return "paused: left alone"
         if state.manual_stop:
             return "stopped by hand: left stopped"
-        if not child.running and h.exits.get(cid) not in _FAILING and cid not in h.down_for:
+        if not child.running and h.exits.get(cid) not in _FAILING and cid not in h.down_for and cid not in self.rolled_back:
             return f"{child.status}: left as it is"
         return None
 

@@ -114,4 +114,5 @@ async def _roll_back(h: Healer, old_id: str, name: str, new_id: str) -> str:
         await h.docker.rename(old_id, name)
     except (ActionFailed, EngineUnavailable, ContainerGone) as exc:
         return f"rolling back failed too ({exc}): check {name} by hand"
+    h.dependents.rolled_back.add(old_id)  # stopped by autoheal: the next start of its parent tries again
     return "rolled back: the old container is back under its name (stopped)"
