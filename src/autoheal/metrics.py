@@ -17,8 +17,8 @@ class Metrics:
         r = self.registry
         self.restarts = Counter(
             "autoheal_container_restarts",
-            "Restarts (or starts) autoheal made, by cause (crash, oom, unhealthy) and outcome "
-            "(restarted, failed, gone).",
+            "Restarts (or starts) autoheal made, by cause (crash, oom, unhealthy, dependency) and outcome "
+            "(restarted, failed, gone, recreated).",
             ("cause", "outcome"),
             registry=r,
         )

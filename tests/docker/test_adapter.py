@@ -278,3 +278,85 @@ def test_api_version_is_pinned_or_negotiated(raw, expected):
 def test_a_malformed_api_version_is_refused(raw):
     with pytest.raises(ValueError, match="DOCKER_API_VERSION"):
         api_version({"DOCKER_API_VERSION": raw})
+
+
+# --- dependencies: compose labels, blueprints, whose 404 ----------------------------------
+
+
+def test_compose_project_and_service_are_read_from_the_labels():
+    labels = {"com.docker.compose.project": "shop", "com.docker.compose.service": "db"}
+    listed = container_from_listing({"Id": CID, "Names": ["/shop-db-1"], "Labels": labels, "State": "running"})
+    inspected = container_from_inspect({"Id": CID, "Config": {"Labels": labels}, "State": {}})
+    for c in (listed, inspected):
+        assert (c.compose_project, c.compose_service) == ("shop", "db")
+
+
+PARENT = "a" * 64
+
+
+def child_inspect(**host_extra) -> dict:
+    return {
+        "Id": CID,
+        "Name": "/app",
+        "Image": "sha256:" + "1" * 64,
+        "Config": {
+            "Hostname": PARENT[:12], "Domainname": "", "ExposedPorts": {"80/tcp": {}},
+            "Env": ["FOO=bar"], "Cmd": ["sleep", "1"], "Image": "app:1", "Labels": {"x": "1"},
+            "Volumes": {"/data": {}, "/named": {}},
+        },
+        "HostConfig": {
+            "NetworkMode": f"container:{PARENT}", "Binds": ["named:/named", "/srv:/srv:ro"], "PortBindings": {},
+            "Dns": [], "ExtraHosts": None, "RestartPolicy": {"Name": "unless-stopped"}, **host_extra,
+        },
+        "Mounts": [
+            {"Type": "volume", "Name": "9" * 64, "Destination": "/data", "RW": True},
+            {"Type": "volume", "Name": "named", "Destination": "/named", "RW": True},
+            {"Type": "bind", "Source": "/srv", "Destination": "/srv", "RW": False},
+        ],
+    }
+
+
+def test_a_blueprint_keeps_the_configuration_and_mounts_an_anonymous_volume_again_by_name():
+    import json
+
+    bp = adapter.blueprint_from_inspect(child_inspect(), "sha256:" + "1" * 64)
+    body = json.loads(bp.create_body)
+    assert (bp.name, bp.network_mode, bp.auto_remove) == ("app", f"container:{PARENT}", False)
+    assert (body["Env"], body["Cmd"], body["Labels"], body["Image"]) == (["FOO=bar"], ["sleep", "1"], {"x": "1"}, "app:1")
+    assert body["HostConfig"]["RestartPolicy"] == {"Name": "unless-stopped"}
+    assert body["HostConfig"]["Binds"] == ["named:/named", "/srv:/srv:ro", f"{'9' * 64}:/data"]
+    assert bp.kept_volumes == ("999999999999:/data",)
+    # refused by the engine together with container:<parent>; inspect shows the parent's or the image's
+    assert not {"Hostname", "Domainname", "ExposedPorts"} & set(body)
+    assert not {"PortBindings", "Dns", "ExtraHosts"} & set(body["HostConfig"])
+
+
+def test_a_blueprint_names_the_image_by_id_when_its_tag_moved():
+    import json
+
+    bp = adapter.blueprint_from_inspect(child_inspect(), "sha256:" + "2" * 64)
+    assert json.loads(bp.create_body)["Image"] == "sha256:" + "1" * 64
+
+
+def test_a_blueprint_gives_an_anonymous_mount_its_volume_and_flags_auto_remove():
+    import json
+
+    raw = child_inspect(AutoRemove=True, Mounts=[{"Type": "volume", "Target": "/data"}])
+    body = json.loads(adapter.blueprint_from_inspect(raw, "sha256:" + "1" * 64).create_body)
+    assert body["HostConfig"]["Mounts"] == [{"Type": "volume", "Target": "/data", "Source": "9" * 64}]
+    assert f"{'9' * 64}:/data" not in body["HostConfig"]["Binds"]
+    assert adapter.blueprint_from_inspect(raw, None).auto_remove
+
+
+@pytest.mark.parametrize(
+    ("message", "gone"),
+    [
+        (f"No such container: {CID}", True),
+        (f"No such container: {CID[:12]}", True),
+        ("No such container: web", False),  # the call was made by id: another container is missing
+        (f"No such container: {PARENT}", False),  # start of a child whose network parent is gone
+        ("page not found", True),
+    ],
+)
+def test_a_404_means_this_container_is_gone_only_when_it_names_this_container(message, gone):
+    assert adapter._names_this_container(message, CID) is gone

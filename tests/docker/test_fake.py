@@ -209,3 +209,76 @@ async def test_a_held_action_stays_in_flight_until_released():
     fake.hold.set()
     await restart
     assert (fake.in_flight, fake.peak_in_flight) == (0, 1)
+
+
+# --- dependencies: network parents, stop, rename, delete, blueprint, create ---------------------
+
+PARENT = "b" * 64
+
+
+def parent() -> Container:
+    return Container(id=PARENT, name="vpn", image="example/vpn:1")
+
+
+async def test_a_network_child_starts_only_while_its_parent_runs_like_the_engine():
+    fake = FakeDocker()
+    fake.add(parent())
+    fake.add(web(status="exited", network_mode=f"container:{PARENT}"))
+    fake.user_stop(PARENT)
+
+    with pytest.raises(ActionFailed, match="non running container"):
+        await fake.start(WEB)
+    fake.remove(PARENT)
+    with pytest.raises(ActionFailed, match=f"No such container: {PARENT}"):
+        await fake.start(WEB)
+
+
+async def test_stop_rename_and_delete_emit_what_the_engine_emits():
+    fake = FakeDocker()
+    fake.add(web())
+
+    await fake.stop(WEB, 5)
+    await fake.rename(WEB, "web-old")
+    await fake.delete(WEB)
+
+    assert [e.action for e in fake.history] == ["kill", "die", "stop", "rename", "destroy"]
+    assert fake.actions == [("stop", WEB, 5), ("rename", WEB, None), ("delete", WEB, None)]
+
+
+async def test_a_running_container_is_deleted_only_by_force_and_names_are_unique():
+    fake = FakeDocker()
+    fake.add(web())
+    fake.add(parent())
+
+    with pytest.raises(ActionFailed, match="cannot remove a running container"):
+        await fake.delete(WEB)
+    with pytest.raises(ActionFailed, match="already in use"):
+        await fake.rename(WEB, "vpn")
+    await fake.delete(WEB, force=True)
+    assert WEB not in fake.containers
+
+
+async def test_a_container_created_from_a_blueprint_is_the_same_in_the_new_network():
+    fake = FakeDocker()
+    fake.add(parent())
+    fake.add(web(network_mode="container:" + "c" * 64, restart_policy="unless-stopped", stop_timeout_seconds=7))
+    blueprint = await fake.blueprint(WEB)
+    await fake.rename(WEB, "web-old")
+
+    new_id = await fake.create(blueprint, name="web", network_mode=f"container:{PARENT}")
+    await fake.start(new_id)
+
+    new = fake.containers[new_id]
+    old = fake.containers[WEB]
+    assert (new.name, new.network_mode, new.running) == ("web", f"container:{PARENT}", True)
+    assert (new.labels, new.image, new.restart_policy, new.stop_timeout_seconds) == (
+        old.labels, old.image, old.restart_policy, old.stop_timeout_seconds
+    )
+    assert [e.action for e in fake.history][-2:] == ["create", "start"]
+
+
+async def test_a_blueprint_carries_the_flags_a_test_sets():
+    fake = FakeDocker()
+    fake.add(web())
+    fake.blueprint_flags[WEB] = {"auto_remove": True}
+    assert (await fake.blueprint(WEB)).auto_remove

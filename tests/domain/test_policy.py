@@ -759,3 +759,31 @@ def test_an_ignored_unhealthy_spell_still_prevents_a_reset_in_on_failure_mode(cr
 
     assert isinstance(decision, Restart)
     assert decision.attempt == attempt
+
+
+# --- restarts along with a parent ---------------------------------------------------------
+
+
+def test_a_restart_with_a_parent_is_not_counted_in_the_window_nor_as_a_failure():
+    sim = running_sim()
+    for t in (10.0, 20.0, 30.0, 40.0, 50.0, 60.0):  # the parent flaps six times
+        sim.feed(Restarted(counted=False), t)
+        sim.feed(Started(by_autoheal=True), t)
+    assert sim.state.restarts == ()
+    assert sim.state.failures == 0
+
+    decision = sim.feed(CRASH, 200.0)  # its own first failure: attempt 1, not a quarantine
+
+    assert isinstance(decision, Restart)
+    assert (decision.attempt, decision.window_count) == (1, 0)
+
+
+def test_a_restart_with_a_parent_still_spaces_the_next_restart_by_the_cooldown():
+    sim = running_sim()
+    sim.feed(Restarted(counted=False), 100.0)
+    sim.feed(Started(by_autoheal=True), 100.0)
+
+    decision = sim.feed(CRASH, 110.0)
+
+    assert isinstance(decision, Restart)
+    assert decision.at == 160.0  # cooldown 60 s after the restart with its parent

@@ -22,7 +22,8 @@ router = APIRouter(prefix="/api/containers", tags=["containers"])
 @router.get("", response_model=ContainerList, summary="All containers, with why each is (not) monitored")
 async def list_containers(service: Service = Depends(get_service)) -> ContainerList:
     containers = sorted(list(service.healer.containers.values()), key=lambda c: c.name)
-    return ContainerList(containers=[container_out(service, c) for c in containers])
+    graph = service.healer.dependents.graph()
+    return ContainerList(containers=[container_out(service, c, graph=graph) for c in containers])
 
 
 @router.get("/{ref}", response_model=ContainerDetail, summary="One container (id, id prefix or name)")

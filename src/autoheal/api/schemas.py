@@ -78,6 +78,13 @@ class ContainerOut(BaseModel):
     label_problems: list[str]
     custom_check: bool = Field(description="A custom check (API or labels) is in force")
     check: CheckStateOut | None = Field(None, description="The custom check's live state, while it runs")
+    parents: list[str] = Field(
+        default_factory=list,
+        description="Names of the containers this one depends on (network mode container:X, autoheal.depends_on)",
+    )
+    children: list[str] = Field(
+        default_factory=list, description="Names of the containers restarted (or recreated) after this one"
+    )
 
 
 class ContainerDetail(ContainerOut):

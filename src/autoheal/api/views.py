@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from autoheal.api.schemas import CheckStateOut, ContainerOut, EventOut
+from autoheal.domain.dependencies import Graph
 from autoheal.domain.labels import apply_overrides
 from autoheal.domain.models import Container
 from autoheal.engine.records import Record
@@ -28,9 +29,13 @@ def check_out(service: Service, container_id: str) -> CheckStateOut | None:
     )
 
 
-def container_out(service: Service, container: Container, now: float | None = None) -> ContainerOut:
+def container_out(
+    service: Service, container: Container, now: float | None = None, graph: Graph | None = None
+) -> ContainerOut:
+    """graph: the dependency graph, built once for a whole listing."""
     healer = service.healer
     now = time.time() if now is None else now
+    graph = healer.dependents.graph() if graph is None else graph
     selection = healer.selection(container)
     state = healer.state(container.id)
     overrides = apply_overrides(healer.settings.restart, container.labels)
@@ -39,6 +44,7 @@ def container_out(service: Service, container: Container, now: float | None = No
     problems = list(overrides.problems)
     if container.id in service.checker.label_problems:
         problems.append(service.checker.label_problems[container.id])
+    problems.extend(graph.problems.get(container.id, ()))
     return ContainerOut(
         id=container.id,
         short_id=container.short_id,
@@ -61,6 +67,8 @@ def container_out(service: Service, container: Container, now: float | None = No
         label_problems=problems,
         custom_check=definition is not None and definition.check_type != "docker",
         check=check_out(service, container.id),
+        parents=[graph.names.get(cid, cid[:12]) for cid in graph.parents(container.id)],
+        children=[graph.names.get(cid, cid[:12]) for cid in graph.children(container.id)],
     )
 
 

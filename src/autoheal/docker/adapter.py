@@ -16,7 +16,7 @@ import aiodocker
 import aiohttp
 
 from autoheal.docker.errors import ActionFailed, ContainerGone, EngineUnavailable
-from autoheal.domain.models import Container, DockerEvent
+from autoheal.domain.models import Blueprint, Container, DockerEvent
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,13 @@ _HEALTH_IN_STATUS = re.compile(r"\((healthy|unhealthy|health: starting)\)")
 _EXIT_IN_STATUS = re.compile(r"^Exited \((-?\d+)\)")
 _API_VERSION = re.compile(r"^v?\d+\.\d+$")
 _EXEC_OUTPUT_BYTES = 2048
+_NO_SUCH_CONTAINER = re.compile(r"No such container: ?(\S+)")
+COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
+COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
+# The engine refuses these together with network mode container:<parent> (its runconfig checks);
+# what inspect shows in them then came from the parent or the image, not from the user.
+_CONFIG_NOT_WITH_CONTAINER_NETWORK = ("Hostname", "Domainname", "MacAddress", "ExposedPorts")
+_HOST_NOT_WITH_CONTAINER_NETWORK = ("PortBindings", "PublishAllPorts", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "Links")
 
 
 def resolve_host(environ: Mapping[str, str]) -> str:
@@ -109,11 +116,14 @@ def container_from_listing(raw: Mapping[str, Any]) -> Container:
         health = "starting" if health_match.group(1) == "health: starting" else health_match.group(1)
     exit_match = _EXIT_IN_STATUS.match(status_text)
     names = raw.get("Names") or ["/" + raw["Id"][:12]]
+    labels = raw.get("Labels") or {}
     return Container(
         id=raw["Id"],
         name=names[0].lstrip("/"),
         image=raw.get("Image") or "",
-        labels=raw.get("Labels") or {},
+        labels=labels,
+        compose_project=labels.get(COMPOSE_PROJECT_LABEL, ""),
+        compose_service=labels.get(COMPOSE_SERVICE_LABEL, ""),
         status=raw.get("State") or "unknown",
         health=health,
         exit_code=int(exit_match.group(1)) if exit_match else None,
@@ -132,11 +142,14 @@ def container_from_inspect(raw: Mapping[str, Any]) -> Container:
     healthcheck = config.get("Healthcheck") or {}
     test = healthcheck.get("Test") or []
     health = (state.get("Health") or {}).get("Status") or None
+    labels = config.get("Labels") or {}
     return Container(
         id=raw["Id"],
         name=(raw.get("Name") or raw["Id"][:12]).lstrip("/"),
         image=config.get("Image") or "",
-        labels=config.get("Labels") or {},
+        labels=labels,
+        compose_project=labels.get(COMPOSE_PROJECT_LABEL, ""),
+        compose_service=labels.get(COMPOSE_SERVICE_LABEL, ""),
         status=state.get("Status") or "unknown",
         health=health if health in ("healthy", "unhealthy", "starting") else None,
         exit_code=state.get("ExitCode"),
@@ -149,6 +162,61 @@ def container_from_inspect(raw: Mapping[str, Any]) -> Container:
         network_mode=host.get("NetworkMode") or "",
         networks=_networks(raw),
         detailed=True,
+    )
+
+
+def _anonymous_volumes(raw: Mapping[str, Any]) -> list[tuple[str, str, bool]]:
+    """(volume name, destination, read-write) of volumes no bind or mount names: made up by the engine."""
+    host = raw.get("HostConfig") or {}
+    named = {str(b).split(":")[1] for b in host.get("Binds") or [] if str(b).count(":") >= 1}
+    named |= {str(m.get("Target")) for m in host.get("Mounts") or [] if m.get("Source")}
+    return [
+        (str(m["Name"]), str(m["Destination"]), bool(m.get("RW", True)))
+        for m in raw.get("Mounts") or []
+        if m.get("Type") == "volume" and m.get("Name") and m.get("Destination") not in named
+    ]
+
+
+def blueprint_from_inspect(raw: Mapping[str, Any], image_id_of_name: str | None) -> Blueprint:
+    """The create request that makes this container again (same config, host config, volumes).
+
+    image_id_of_name: what the container's image name resolves to now; when it no longer is the
+    container's own image (the tag moved), the image is named by id so nothing changes.
+    """
+    config = dict(raw.get("Config") or {})
+    host = dict(raw.get("HostConfig") or {})
+    network_mode = str(host.get("NetworkMode") or "")
+    if network_mode.startswith("container:"):
+        for key in _CONFIG_NOT_WITH_CONTAINER_NETWORK:
+            config.pop(key, None)
+        for key in _HOST_NOT_WITH_CONTAINER_NETWORK:
+            host.pop(key, None)
+    image_id = str(raw.get("Image") or "")
+    if image_id and image_id_of_name != image_id:
+        config["Image"] = image_id
+    kept = _anonymous_volumes(raw)
+    if kept:
+        # Mounted again by name, so the new container keeps the old one's data.
+        by_target = {dest: name for name, dest, _ in kept}
+        mounts = [dict(m) for m in host.get("Mounts") or []]
+        for m in mounts:
+            if m.get("Type") == "volume" and not m.get("Source") and m.get("Target") in by_target:
+                m["Source"] = by_target.pop(m["Target"])
+        if mounts:
+            host["Mounts"] = mounts
+        binds = list(host.get("Binds") or [])
+        binds += [f"{name}:{dest}{'' if rw else ':ro'}" for name, dest, rw in kept if dest in by_target]
+        host["Binds"] = binds or None
+    labels = config.get("Labels") or {}
+    return Blueprint(
+        container_id=str(raw["Id"]),
+        name=str(raw.get("Name") or "").lstrip("/"),
+        network_mode=network_mode,
+        create_body=json.dumps({**config, "HostConfig": host}),
+        auto_remove=bool(host.get("AutoRemove")),
+        swarm_service="com.docker.swarm.service.id" in labels,
+        image_missing=image_id_of_name is None and not image_id,
+        kept_volumes=tuple(f"{name[:12]}:{dest}" for name, dest, _ in kept),
     )
 
 
@@ -253,6 +321,44 @@ class DockerAdapter:
         container = self._client().containers.container(container_id)
         await self._call(container.start(), container_id, action=True)
 
+    async def stop(self, container_id: str, stop_timeout_seconds: int) -> None:
+        """Stop with this stop timeout (a stopped container stays stopped)."""
+        timeout = aiohttp.ClientTimeout(total=stop_timeout_seconds + _REQUEST_TIMEOUT_SECONDS)
+        container = self._client().containers.container(container_id)
+        await self._call(container.stop(t=stop_timeout_seconds, timeout=timeout), container_id, action=True)
+
+    async def rename(self, container_id: str, new_name: str) -> None:
+        container = self._client().containers.container(container_id)
+        await self._call(container.rename(new_name), container_id, action=True)
+
+    async def delete(self, container_id: str, *, force: bool = False) -> None:
+        """Remove the container; its volumes, anonymous ones included, are kept."""
+        container = self._client().containers.container(container_id)
+        await self._call(container.delete(force=force, v=False), container_id, action=True)
+
+    async def blueprint(self, container_id: str) -> Blueprint:
+        """How to create this container again, from its inspect data."""
+        raw = await self._call(self._client().containers.container(container_id).show(), container_id)
+        name = str((raw.get("Config") or {}).get("Image") or "")
+        image_id: str | None = None
+        if name:
+            try:
+                self.calls += 1
+                image_id = str((await self._client().images.inspect(name)).get("Id") or "")
+            except aiodocker.DockerError as exc:
+                if exc.status != 404:
+                    raise EngineUnavailable(f"engine error {exc.status}: {exc.message}") from None
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                raise EngineUnavailable(f"engine did not answer: {exc!r}") from None
+        return blueprint_from_inspect(raw, image_id)
+
+    async def create(self, blueprint: Blueprint, *, name: str, network_mode: str) -> str:
+        """Create a container from a blueprint under `name`, in `network_mode`; its id."""
+        body = json.loads(blueprint.create_body)
+        body.setdefault("HostConfig", {})["NetworkMode"] = network_mode
+        created = await self._call(self._client().containers.create(body, name=name), action=True)
+        return str(created.id)
+
     async def exec(self, container_id: str, command: list[str], timeout_seconds: float) -> tuple[int, str]:
         """Run a command in the container; its exit code and the tail of its output."""
         container = self._client().containers.container(container_id)
@@ -309,7 +415,7 @@ class DockerAdapter:
         try:
             return await awaitable
         except aiodocker.DockerError as exc:
-            if exc.status == 404 and container_id:
+            if exc.status == 404 and container_id and _names_this_container(exc.message, container_id):
                 raise ContainerGone(container_id) from None
             if exc.status == 900:
                 await self._reset()
@@ -324,3 +430,13 @@ class DockerAdapter:
             if action:
                 raise ActionFailed("the engine did not answer in time") from None
             raise EngineUnavailable("the engine did not answer in time") from None
+
+
+def _names_this_container(message: str, container_id: str) -> bool:
+    """A 404 is about this container unless it names another one (a start whose network parent
+    `container:<id>` is gone answers 404 "No such container: <parent id>")."""
+    match = _NO_SUCH_CONTAINER.search(message or "")
+    if match is None:
+        return True
+    ref = match.group(1).strip()
+    return ref == container_id or container_id.startswith(ref) or ref.startswith(container_id)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -11,7 +13,7 @@ from typing import Any
 
 from autoheal.docker.adapter import container_from_listing
 from autoheal.docker.errors import ActionFailed, ContainerGone, EngineUnavailable
-from autoheal.domain.models import Container, DockerEvent
+from autoheal.domain.models import Blueprint, Container, DockerEvent
 
 FAKE_VERSION: dict[str, Any] = {"Version": "27.3.1-fake", "ApiVersion": "1.47"}
 ENGINE_DOWN = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
@@ -57,6 +59,8 @@ class FakeDocker:
         self.execs: list[tuple[str, list[str]]] = []  # (id, command) of every exec call
         self._exec_results: dict[str, tuple[int, str, float]] = {}
         self._streams: list[asyncio.Queue[DockerEvent | EngineUnavailable]] = []
+        self.blueprint_flags: dict[str, dict[str, Any]] = {}  # id -> Blueprint fields a test sets
+        self._created = 0
 
     # --- scripting the world ----------------------------------------------------
 
@@ -128,6 +132,12 @@ class FakeDocker:
             raise ValueError(f"{container.name} is {container.status}, not paused")
         self._emit(self._put(replace(container, status="running")), "unpause")
 
+    def run(self, container: Container) -> Container:
+        """`docker run`: the container is created (event) and started (event)."""
+        created = self._put(replace(container, status="created", detailed=True))
+        self._emit(created, "create")
+        return self._start(created)
+
     def remove(self, container_id: str) -> None:
         """`docker rm -f`: a running container is killed first, then destroyed."""
         container = self._get(container_id)
@@ -175,6 +185,54 @@ class FakeDocker:
             if not container.running:
                 self._start(container)
 
+    async def stop(self, container_id: str, stop_timeout_seconds: int) -> None:
+        async with self._action("stop", container_id, stop_timeout_seconds) as (container, failure):
+            if failure is not None:
+                raise ActionFailed(failure.message)
+            if container.running:
+                self._emit(container, "kill", signal=SIGTERM)
+                self._emit(self._die(container, SIGTERM_EXIT), "stop")
+
+    async def rename(self, container_id: str, new_name: str) -> None:
+        async with self._action("rename", container_id, None) as (container, failure):
+            if failure is not None:
+                raise ActionFailed(failure.message)
+            if any(c.name == new_name for c in self.containers.values() if c.id != container.id):
+                raise ActionFailed(f'Conflict. The container name "/{new_name}" is already in use')
+            self._emit(self._put(replace(container, name=new_name)), "rename")
+
+    async def delete(self, container_id: str, *, force: bool = False) -> None:
+        async with self._action("delete", container_id, None) as (container, failure):
+            if failure is not None:
+                raise ActionFailed(failure.message)
+            if container.running and not force:
+                raise ActionFailed(f"You cannot remove a running container {container.id}. Stop the container before attempting removal or force remove")
+            self.remove(container.id)
+
+    async def blueprint(self, container_id: str) -> Blueprint:
+        """The fake's create body is the container's own fields, as JSON."""
+        self._check()
+        c = self._get(container_id)
+        body = {"image": c.image, "labels": dict(c.labels), "restart_policy": c.restart_policy,
+                "stop_timeout_seconds": c.stop_timeout_seconds, "has_healthcheck": c.has_healthcheck}
+        fields: dict[str, Any] = {"container_id": c.id, "name": c.name, "network_mode": c.network_mode,
+                                  "create_body": json.dumps(body)}
+        return Blueprint(**{**fields, **self.blueprint_flags.get(c.id, {})})
+
+    async def create(self, blueprint: Blueprint, *, name: str, network_mode: str) -> str:
+        async with self._action("create", name, None, existing=False) as (_, failure):
+            if failure is not None:
+                raise ActionFailed(failure.message)
+            if any(c.name == name for c in self.containers.values()):
+                raise ActionFailed(f'Conflict. The container name "/{name}" is already in use')
+            self._created += 1
+            cid = hashlib.sha256(f"{name}/{self._created}".encode()).hexdigest()
+            body = json.loads(blueprint.create_body)
+            created = self._put(Container(id=cid, name=name, status="created", network_mode=network_mode,
+                                          started_at=None, **body))
+            self._emit(created, "create")
+            return cid
+
     async def exec(self, container_id: str, command: list[str], timeout_seconds: float) -> tuple[int, str]:
         """As the adapter: TimeoutError past timeout_seconds; exit 0 and no output unless scripted."""
         self._check()
@@ -216,8 +274,8 @@ class FakeDocker:
 
     @asynccontextmanager
     async def _action(
-        self, verb: str, container_id: str, stop_timeout: int | None
-    ) -> AsyncIterator[tuple[Container, _Failure | None]]:
+        self, verb: str, container_id: str, stop_timeout: int | None, *, existing: bool = True
+    ) -> AsyncIterator[tuple[Container | None, _Failure | None]]:
         self.actions.append((verb, container_id, stop_timeout))
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
@@ -225,8 +283,8 @@ class FakeDocker:
             if self.hold is not None:
                 await self.hold.wait()
             self._check()
-            container = self._get(container_id)
-            failure = self._take_failure(verb, container.id)
+            container = self._get(container_id) if existing else None
+            failure = self._take_failure(verb, container.id if container is not None else container_id)
             if failure is not None and not failure.after_stop:
                 raise ActionFailed(failure.message)
             yield container, failure
@@ -265,12 +323,24 @@ class FakeDocker:
         return container
 
     def _start(self, container: Container) -> Container:
+        self._join_network(container)
         health = "starting" if container.has_healthcheck else None
         now = self.clock()
         started = self._put(replace(container, status="running", health=health, exit_code=0, oom_killed=False,
                                     started_at=now))
         self._emit(started, "start")
         return started
+
+    def _join_network(self, container: Container) -> None:
+        """As the engine: network mode container:<parent> needs that parent, running."""
+        if not container.network_mode.startswith("container:"):
+            return
+        ref = container.network_mode.partition(":")[2]
+        parent = self.containers.get(ref) or next((c for c in self.containers.values() if c.name == ref), None)
+        if parent is None:
+            raise ActionFailed(f"No such container: {ref}")
+        if not parent.running:
+            raise ActionFailed(f"cannot join network of a non running container: {parent.id}")
 
     def _die(self, container: Container, exit_code: int, oom: bool = False) -> Container:
         now = self.clock()

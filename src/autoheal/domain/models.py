@@ -33,6 +33,8 @@ class Container:
     has_healthcheck: bool = False
     network_mode: str = ""
     networks: Mapping[str, str] = field(default_factory=lambda: _frozen(None))  # network name -> IP
+    compose_project: str = ""  # label com.docker.compose.project
+    compose_service: str = ""  # label com.docker.compose.service
     detailed: bool = True  # False when built from a listing (no exit detail)
 
     def __post_init__(self) -> None:
@@ -51,6 +53,23 @@ class Container:
     def docker_owned(self) -> bool:
         """The engine restarts this container's exits itself."""
         return self.restart_policy in DOCKER_OWNED_POLICIES
+
+
+@dataclass(frozen=True)
+class Blueprint:
+    """What it takes to create a container again, read from its inspect data by the adapter.
+
+    `create_body` is the engine's create request as JSON text: only the adapter reads it.
+    """
+
+    container_id: str
+    name: str
+    network_mode: str
+    create_body: str
+    auto_remove: bool = False
+    swarm_service: bool = False
+    image_missing: bool = False
+    kept_volumes: tuple[str, ...] = ()  # anonymous volumes carried over by name (their data is kept)
 
 
 @dataclass(frozen=True)

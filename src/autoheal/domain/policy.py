@@ -85,7 +85,14 @@ class Paused:
 
 @dataclass(frozen=True)
 class Restarted:
-    """Autoheal has just made its restart (or start) call."""
+    """Autoheal has just made its restart (or start) call.
+
+    counted=False: a restart along with a parent; it spaces the next restart (cooldown) but is
+    neither a failure nor a restart in the container's window, so a parent's trouble never
+    quarantines a healthy child.
+    """
+
+    counted: bool = True
 
 
 @dataclass(frozen=True)
@@ -196,8 +203,8 @@ def decide(
             return _on_exited(state, reason, manual)
         case Paused(paused=paused):
             return _on_paused(state, paused)
-        case Restarted():
-            return _on_restarted(state, now, restart), Noted("restarted")
+        case Restarted(counted=counted):
+            return _on_restarted(state, now, restart, counted), Noted("restarted")
         case Released():
             released = replace(state, quarantined_at=None, probation=False, failures=0, restarts=())
             return released, Noted("released from quarantine by an operator")
@@ -305,7 +312,9 @@ def _on_paused(state: PolicyState, paused: bool) -> tuple[PolicyState, Decision]
     return new, Noted("paused" if paused else "unpaused")
 
 
-def _on_restarted(state: PolicyState, now: float, restart: RestartSettings) -> PolicyState:
+def _on_restarted(state: PolicyState, now: float, restart: RestartSettings, counted: bool = True) -> PolicyState:
+    if not counted:
+        return replace(_clear_pending(state), last_restart_at=now, unhealthy_since=None, stable_since=None)
     kept = state.restarts_within(max(restart.max_restarts_window_seconds, 1.0) * 2, now)[-_MAX_HISTORY:]
     return replace(
         _clear_pending(state),

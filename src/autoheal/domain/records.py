@@ -11,7 +11,10 @@ class Record:
     """One decision or action: what, to which container, why, and how it went."""
 
     time: float
-    kind: str  # restart, restart_failed, scheduled, quarantine, unquarantine, skipped, cancelled, manual_stop, engine
+    # restart, restart_failed, scheduled, quarantine, unquarantine, skipped, cancelled, manual_stop, engine,
+    # and for dependent containers: dependency_restart, dependency_skipped, recreated, recreate_failed,
+    # dependency_cycle (cause "dependency", the reason names the parent)
+    kind: str
     reason: str
     container_id: str = ""
     container_name: str = ""

@@ -133,6 +133,8 @@ class Acting:
         duration = acting.done_at - started
         outcome, reason = await self._verify(cid, verb, timeout)
         self.metrics.restart_done(cause, outcome, detect, duration)
+        if outcome == "restarted":
+            self.dependents.parent_started(container, "healed by autoheal", healed=True)
         self.events.add(
             replace(
                 base,
@@ -240,6 +242,7 @@ class Acting:
         self.exits.pop(cid, None)
         record = Record(self.clock(), "restart", f"{verb} by an operator (stop timeout {timeout}s)", cid, container.name, "operator")
         self.events.add(record)
+        self.dependents.parent_started(container, "restarted by an operator")
         return record
 
     def unquarantine(self: Healer, cid: str) -> bool:

@@ -23,6 +23,7 @@ from autoheal.domain.labels import OVERRIDE_LABELS, apply_overrides
 from autoheal.domain.models import Container, DockerEvent
 from autoheal.domain.selection import Selection, select
 from autoheal.engine.acting import Acting, ActionMark
+from autoheal.engine.dependents import Dependents
 from autoheal.engine.gate import ActionGate
 from autoheal.engine.ports import DockerPort, HealerMetrics, NoMetrics
 from autoheal.engine.records import EventLog, Record
@@ -74,6 +75,7 @@ class Healer(Acting):
         self.actions: set[asyncio.Task[None]] = set()  # restarts under way
         self.gate = ActionGate(lambda: self.settings.restart, self.metrics.held_back)
         self.hold_until = clock() + settings.monitor.start_period_seconds
+        self.dependents = Dependents(self)  # children restarted or recreated after their parent
 
     # --- queries ----------------------------------------------------------------
 
@@ -132,6 +134,7 @@ class Healer(Acting):
         own = self._is_own(cid, event.action)
         container = self._apply_event(container, event)
         self.containers[cid] = container
+        self.dependents.remember(container)
         match event.action:
             case "kill" | "stop" if not own:
                 self.memory[cid] = replace(self.memory.get(cid, ExitMemory()), foreign_kill=True)
@@ -148,6 +151,8 @@ class Healer(Acting):
                 self.down_for.pop(cid, None)
                 self.starts[cid] = self.starts.get(cid, 0) + 1
                 self._observe(container, p.Started(by_autoheal=own), quiet=True)
+                if not own:  # autoheal's own starts carry over to dependents where they are made
+                    self.dependents.parent_started(container, "started by someone else")
             case "health_status" if event.health == "unhealthy" and container.running:
                 self.detected_at.setdefault(cid, self.clock())
                 self._fail(container, p.FailureKind.UNHEALTHY, None)
@@ -205,6 +210,7 @@ class Healer(Acting):
 
     def forget(self, cid: str) -> None:
         """Drop everything about a container that no longer exists."""
+        self.dependents.forgotten(cid)
         if cid in self.policy:
             self.on_state(cid, "", None)
         if cid in self.containers:
@@ -239,6 +245,7 @@ class Healer(Acting):
                 raise
             except Exception:  # noqa: BLE001 - one container must not stop the pass
                 log.exception("reconcile of %s failed; skipped", listed.name)
+        self.dependents.reconcile()
 
     async def _reconcile_one(self, listed: Container) -> None:
         cid = listed.id
