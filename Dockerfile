@@ -10,6 +10,8 @@
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
+# pip's own 15 s read timeout is short for a loaded machine or a slow mirror.
+ARG PIP_DEFAULT_TIMEOUT=60
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python3 -m venv /opt/autoheal
 WORKDIR /src
