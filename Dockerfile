@@ -19,9 +19,9 @@ COPY build-constraints.txt pyproject.toml README.md ./
 COPY src ./src
 # build-constraints.txt caps the setuptools that pip builds XStatic-Bootstrap's source archive
 # with (its setup.py still imports pkg_resources, gone in setuptools 81).
+# The bytecode pip compiled stays: the unprivileged user could not write it at run time.
 RUN PIP_CONSTRAINT=/src/build-constraints.txt /opt/autoheal/bin/pip install /src \
- && /opt/autoheal/bin/pip uninstall -y -q setuptools pip \
- && find /opt/autoheal -name '__pycache__' -prune -exec rm -rf {} +
+ && /opt/autoheal/bin/pip uninstall -y -q setuptools pip
 
 FROM ${PYTHON_IMAGE}
 # autoheal=false: autoheal never heals itself, and this label says so to any other healer too.
