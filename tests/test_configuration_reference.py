@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from autoheal.checks.definition import CHECK_LABELS
 from autoheal.config import _CLASSIC, Settings, env_variable_names
 from autoheal.domain.labels import OVERRIDE_LABELS
+from autoheal.notify.settings import ENVIRONMENT, NotifySettings
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
@@ -98,3 +99,21 @@ def test_every_label_the_reference_names_is_read_by_the_code():
 def test_every_classic_variable_is_documented():
     for name in [*_CLASSIC, "AUTOHEAL_CONTAINER_LABEL", "DOCKER_SOCK"]:
         assert f"| `{name}` |" in REFERENCE, name
+
+
+NOTIFY_ROW = re.compile(r"^\| `(?P<variable>[A-Z_]+)` \| (?P<default>[^|]+) \|", re.M)
+
+
+def test_every_notification_variable_is_documented_with_its_default():
+    section = REFERENCE[REFERENCE.index("## Notifications"):]
+    rows = {m["variable"]: m["default"].strip() for m in NOTIFY_ROW.finditer(section[: section.index("\n## ", 5)])}
+    assert set(rows) == set(ENVIRONMENT), "the notification table must list exactly the variables autoheal reads"
+    defaults = NotifySettings()
+    for variable, field in ENVIRONMENT.items():
+        value = getattr(defaults, field)
+        if field == "events":
+            assert rows[variable] == "all"
+        elif value in ("", ()):
+            assert rows[variable] == "empty", variable
+        else:
+            assert rows[variable] == as_documented(value), f"{variable}: default {value!r}"

@@ -69,3 +69,13 @@ def test_the_docs_link_to_pages_that_exist():
         base = (ROOT / page).parent
         for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
             assert (base / target).exists(), f"{page} links to {target}, which does not exist"
+
+
+def test_every_notification_variable_and_event_is_documented():
+    from autoheal.notify.settings import ENVIRONMENT, EVENTS
+
+    notifications = (ROOT / "docs" / "notifications.md").read_text(encoding="utf-8")
+    for name in ENVIRONMENT:
+        assert f"`{name}`" in README, name
+    for event in EVENTS:
+        assert f"`{event}`" in README and f"`{event}`" in notifications, event

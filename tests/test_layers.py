@@ -14,8 +14,9 @@ ALLOWED = {
     "docker": {"docker", "domain", "config"},
     "checks": {"checks", "domain", "config"},
     "store": {"store", "domain", "config"},
-    "engine": {"engine", "domain", "docker", "store", "checks", "config", "metrics", "portable"},
-    "api": {"api", "engine", "domain", "docker", "store", "checks", "config", "portable", "metrics", "__init__"},
+    "notify": {"notify", "domain", "store", "config", "metrics"},
+    "engine": {"engine", "domain", "docker", "store", "checks", "notify", "config", "metrics", "logs", "portable"},
+    "api": {"api", "engine", "domain", "docker", "store", "checks", "notify", "config", "portable", "metrics", "__init__"},
 }
 
 

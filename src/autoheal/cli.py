@@ -15,6 +15,9 @@ from pathlib import Path
 from autoheal import __version__
 from autoheal.config import ConfigError, Settings, explicit_document, parse_settings
 from autoheal.docker.adapter import api_version
+from autoheal.logs import FORMATS
+from autoheal.logs import configure as configure_logging
+from autoheal.notify.settings import notify_settings
 from autoheal.portable import file_choices
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -80,6 +83,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
             cmd.add_argument("--data-dir", default=env("AUTOHEAL_DATA_DIR") or default_data_dir(environ), help="state directory [AUTOHEAL_DATA_DIR]")
             cmd.add_argument("--state", choices=("sqlite", "memory"), default=(env("AUTOHEAL_STATE") or "sqlite").lower(), help="sqlite in the data directory, or memory only [AUTOHEAL_STATE, sqlite]")
             cmd.add_argument("--log-level", choices=LOG_LEVELS, default=(env("AUTOHEAL_LOG_LEVEL") or "info").lower(), help="[AUTOHEAL_LOG_LEVEL, info]")
+            cmd.add_argument("--log-format", choices=FORMATS, default=(env("AUTOHEAL_LOG_FORMAT") or "text").lower(), help="text, or one JSON object per line [AUTOHEAL_LOG_FORMAT, text]")
             cmd.add_argument("--allowed-hosts", default=env("AUTOHEAL_ALLOWED_HOSTS") or None, help="comma list of host names the API answers to besides localhost, 127.0.0.1 and [::1]; * for any [AUTOHEAL_ALLOWED_HOSTS; any name when --host is not a loopback address]")
     sub.add_parser("demo", add_help=False, help="break the samples of docker-compose.test.yml and show what autoheal does")
     return parser
@@ -100,6 +104,14 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         choices = file_choices(config_file)
         settings = parse_settings(explicit)
         api_version(environ)
+        notify_settings(environ)
+        if args.command == "serve":
+            # argparse checks choices only for values given on the command line, not for defaults
+            # taken from the environment.
+            if args.log_level not in LOG_LEVELS:
+                raise ConfigError(f"AUTOHEAL_LOG_LEVEL: {args.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+            if args.log_format not in FORMATS:
+                raise ConfigError(f"AUTOHEAL_LOG_FORMAT: {args.log_format!r} is not one of {', '.join(FORMATS)}")
     except (ConfigError, ValueError) as exc:
         print(f"autoheal: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -118,11 +130,7 @@ def serve(
     from autoheal.api.security import load_token
     from autoheal.engine.service import Service
 
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(args.log_level, args.log_format)
     data_dir: Path | None = None
     if args.state == "sqlite":
         data_dir = Path(args.data_dir).expanduser()
@@ -131,7 +139,11 @@ def serve(
         except OSError as exc:
             print(f"autoheal: cannot create data directory {data_dir}: {exc.strerror or exc}", file=sys.stderr)
             return 2
-    service = Service(settings, environ, data_dir=data_dir, explicit=explicit, explicit_choices=choices)
+    try:
+        service = Service(settings, environ, data_dir=data_dir, explicit=explicit, explicit_choices=choices)
+    except (ConfigError, ValueError) as exc:  # a notification channel that cannot be set up
+        print(f"autoheal: configuration error: {exc}", file=sys.stderr)
+        return 2
     try:
         token = load_token(environ.get("AUTOHEAL_API_TOKEN"), environ.get("AUTOHEAL_API_TOKEN_FILE"))
     except ValueError as exc:
@@ -155,7 +167,7 @@ def serve(
     # that a clean exit, so `docker stop` and systemd see success.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False, timeout_graceful_shutdown=5)
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, log_config=None, access_log=False, timeout_graceful_shutdown=5)
     except KeyboardInterrupt:
         return 130
     return 0

@@ -22,6 +22,11 @@ class Metrics:
             ("cause", "outcome"),
             registry=r,
         )
+        self.healthy = Gauge(
+            "autoheal_healthy",
+            "1 when autoheal can heal (what /health answers 200 for), 0 when it is degraded.",
+            registry=r,
+        )
         self.monitored = Gauge("autoheal_containers_monitored", "Containers autoheal currently manages.", registry=r)
         self.quarantined = Gauge(
             "autoheal_containers_quarantined", "Managed containers autoheal has given up on.", registry=r
@@ -61,6 +66,25 @@ class Metrics:
         for kind in ("http", "tcp", "exec"):
             self.checks.labels(kind)
             self.checks_failed.labels(kind)
+        self.notifications = Counter(
+            "autoheal_notifications",
+            "Notification delivery attempts, by channel kind (webhook, apprise) and outcome (sent; retry: failed, "
+            "will try again; failed: given up, permanent error or attempts used up).",
+            ("channel", "outcome"),
+            registry=r,
+        )
+        self.notifications_suppressed = Counter(
+            "autoheal_notifications_suppressed",
+            "Notices not sent, by reason (filtered: event not subscribed; muted: autoheal.notify=false; "
+            "repeat: same event for the same container within repeat_seconds).",
+            ("reason",),
+            registry=r,
+        )
+        for channel in ("webhook", "apprise"):
+            for outcome in ("sent", "retry", "failed"):
+                self.notifications.labels(channel, outcome)
+        for reason in ("filtered", "muted", "repeat"):
+            self.notifications_suppressed.labels(reason)
 
     def restart_done(self, cause: str, outcome: str, detect_seconds: float, duration_seconds: float) -> None:
         self.restarts.labels(cause, outcome).inc()
@@ -72,13 +96,22 @@ class Metrics:
         if not ok:
             self.checks_failed.labels(kind).inc()
 
+    def notified(self, channel: str, outcome: str) -> None:
+        self.notifications.labels(channel, outcome).inc()
+
+    def notice_suppressed(self, reason: str) -> None:
+        self.notifications_suppressed.labels(reason).inc()
+
     def held_back(self, limit: str) -> None:
         self.held.labels(limit).inc()
 
     def reconnected(self) -> None:
         self.reconnects.inc()
 
-    def watch_state(self, monitored: Callable[[], int], quarantined: Callable[[], int]) -> None:
-        """Compute the state gauges from the healer when scraped."""
+    def watch_state(
+        self, monitored: Callable[[], int], quarantined: Callable[[], int], healthy: Callable[[], bool] = lambda: True
+    ) -> None:
+        """Compute the state gauges from the service when scraped."""
         self.monitored.set_function(monitored)
         self.quarantined.set_function(quarantined)
+        self.healthy.set_function(lambda: 1 if healthy() else 0)

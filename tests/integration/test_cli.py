@@ -168,3 +168,31 @@ def test_a_malformed_docker_api_version_is_refused():
     )
     assert proc.returncode == 2
     assert "DOCKER_API_VERSION='latest'" in proc.stderr
+
+
+async def test_json_logs_carry_each_decision_with_its_record_fields(serve, containers, label_key):
+    served = serve(AUTOHEAL_CONTAINER_LABEL=label_key, AUTOHEAL_LOG_FORMAT="json", AUTOHEAL_LOG_LEVEL="info")
+    await wait_for(lambda: get(served.url + "/health")[0] == 200, "serve healthy")
+    name = containers.run(CRASH_ONCE)
+    await wait_for(lambda: restarts(get(served.metrics_url)[1], "crash") == 1.0, "restart counted")
+    served.proc.send_signal(signal.SIGTERM)
+    out, _ = served.proc.communicate(timeout=60)
+    lines = [json.loads(line) for line in out.splitlines() if line.strip()]  # every line is one JSON object
+    [restart] = [line for line in lines if line.get("kind") == "restart" and line.get("container_name") == name]
+    assert restart["level"] == "info" and restart["logger"] == "autoheal.events"
+    assert restart["cause"] == "crash" and restart["exit_code"] == 3 and restart["container_id"]
+    assert {"ts", "message", "reason", "time", "attempt"} <= set(restart)
+    assert any(line["message"] == "autoheal stopped" for line in lines)
+
+
+def test_a_bad_log_format_or_notification_variable_is_refused_at_start(tmp_path):
+    for env in ({"AUTOHEAL_LOG_FORMAT": "xml"}, {"WEBHOOK_URL": "ftp://example.com/x"}, {"APPRISE_URL": "nonsense://x"}):
+        proc = subprocess.run(
+            [sys.executable, "-m", "autoheal", "serve", "--port", str(free_port()), "--metrics-port", "0"],
+            env={**os.environ, "AUTOHEAL_DATA_DIR": str(tmp_path / "data"), **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 2, (env, proc.stderr)
+        assert "configuration error" in proc.stderr and next(iter(env)) in proc.stderr, proc.stderr

@@ -6,9 +6,12 @@ import os
 import signal
 import subprocess
 
+import httpx
 import pytest
 
-from tests.integration.support import CRASH_ONCE, inspect, wait_for
+from autoheal.api.app import create_app
+from tests.integration.receiver import Receiver
+from tests.integration.support import CRASH_ONCE, Autoheal, inspect, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine_restart]
 
@@ -20,6 +23,15 @@ def dockerd_pid() -> int | None:
         ["pidof", "dockerd"], capture_output=True, text=True
     ).stdout.split()
     return int(out[0]) if out else None
+
+
+async def reconnects_scraped(ah: Autoheal) -> float:
+    """autoheal_event_stream_reconnects_total as /metrics serves it."""
+    app = create_app(ah.service, manage_service=False, allowed_hosts=["test"])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        text = (await client.get("/metrics")).text
+    line = next(x for x in text.splitlines() if x.startswith("autoheal_event_stream_reconnects_total "))
+    return float(line.split()[1])
 
 
 def engine_answers() -> bool:
@@ -34,9 +46,12 @@ def engine_answers() -> bool:
     reason=f"only where the test run started the engine ({DOCKERD_ENV})",
 )
 async def test_it_survives_an_engine_restart_and_heals_afterwards(
-    containers, start_autoheal
+    containers, start_autoheal, monkeypatch
 ):
-    ah = await start_autoheal()
+    monkeypatch.setattr("autoheal.notify.notifier.DEGRADED_HOLD_SECONDS", 1.0)
+    receiver = await Receiver().start()
+    ah = await start_autoheal(environ={"WEBHOOK_URL": receiver.url("/ok"), "AUTOHEAL_HOSTNAME": "engine-host"})
+    reconnects_before = await reconnects_scraped(ah)
     assert ah.service.health()[0]
     pid = dockerd_pid()
     assert pid, "dockerd is not running as a local process"
@@ -54,6 +69,14 @@ async def test_it_survives_an_engine_restart_and_heals_afterwards(
     await wait_for(engine_answers, "engine back", timeout=90)
     await wait_for(lambda: ah.service.health()[0], "autoheal healthy again", timeout=90)
     assert ah.service.watcher.status.reconnects >= 1
+    assert await reconnects_scraped(ah) >= reconnects_before + 1
+    # The outage was told once, and the recovery once.
+    await wait_for(
+        lambda: [r.json()["event"] for r in receiver.at("/ok")] == ["degraded", "recovered"],
+        f"degraded and recovered notices; got {[r.body[:80] for r in receiver.at('/ok')]}",
+    )
+    assert "engine" in receiver.at("/ok")[0].json()["reason"]
+    await receiver.close()
     assert any("restored" in r.reason for r in ah.records(kind="engine"))
 
     name = containers.run(CRASH_ONCE)

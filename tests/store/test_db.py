@@ -10,7 +10,7 @@ import pytest
 from autoheal.store.db import DB_FILE, Database, StoreError
 from autoheal.store.migrations import MIGRATIONS
 
-TABLES = {"schema_migrations", "settings", "choices", "container_state", "events", "flags", "healthchecks"}
+TABLES = {"schema_migrations", "settings", "choices", "container_state", "events", "flags", "healthchecks", "outbox", "delivery_attempts"}
 
 
 def tables(c: sqlite3.Connection) -> set[str]:

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
-from prometheus_client import make_asgi_app, start_http_server
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, make_asgi_app, start_http_server
 
 from autoheal import __version__
-from autoheal.api import config, containers, errors, events, healthchecks, status
+from autoheal.api import config, containers, errors, events, healthchecks, notifications, status
 from autoheal.api.schemas import ErrorBody
 from autoheal.api.security import BodyLimit, Guard, HostCheck
 from autoheal.engine.service import Service
@@ -77,7 +77,7 @@ def create_app(
     app.add_middleware(HostCheck, allowed=allowed_hosts)  # added last: runs first
     errors.install(app)
     guard = [Depends(Guard(token))]
-    for module in (status, containers, config, events, healthchecks):
+    for module in (status, containers, config, events, healthchecks, notifications):
         app.include_router(module.router, dependencies=guard, responses=_ERRORS)
 
     @app.get(
@@ -89,6 +89,11 @@ def create_app(
         ok, body = service.health()
         body["version"] = __version__
         return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        """Served here directly: the mount below alone would answer /metrics with a redirect."""
+        return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.mount("/metrics", make_asgi_app(registry=service.metrics.registry))
     return app

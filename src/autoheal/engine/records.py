@@ -7,6 +7,7 @@ from collections import deque
 from collections.abc import Callable
 
 from autoheal.domain.records import Record
+from autoheal.logs import EVENT_ATTR
 
 log = logging.getLogger("autoheal.events")
 
@@ -25,7 +26,7 @@ class EventLog:
         self._on_add(record)
         level = logging.WARNING if record.kind in ("restart_failed", "quarantine", "engine") else logging.INFO
         who = f"{record.container_name or record.container_id[:12]}: " if record.container_id else ""
-        log.log(level, "%s%s: %s", who, record.kind, record.reason)
+        log.log(level, "%s%s: %s", who, record.kind, record.reason, extra={EVENT_ATTR: record.as_dict()})
 
     def recent(self, limit: int = 50, container_id: str | None = None, kind: str | None = None) -> list[Record]:
         """Newest first."""

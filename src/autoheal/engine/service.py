@@ -9,6 +9,7 @@ import re
 import socket
 import time
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,10 @@ from autoheal.engine.records import EventLog, Record
 from autoheal.engine.supervise import LoopStatus, supervise
 from autoheal.engine.watcher import Watcher
 from autoheal.metrics import Metrics
+from autoheal.notify import Dispatcher, Notice, Notifier, channels_for, notify_settings
 from autoheal.portable import export_document, parse_document
 from autoheal.store import Database, Store
+from autoheal.store.outbox import Outbox
 from autoheal.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
@@ -67,13 +70,23 @@ class Service:
         environment, which win over stored ones at every start."""
         environ = os.environ if environ is None else environ
         self.started_at = time.time()
-        self.hostname = socket.gethostname()
+        self.notify_settings = notify_settings(environ)  # ConfigError names the variable
+        self.hostname = self.notify_settings.hostname or socket.gethostname()
         self.adapter = DockerAdapter(environ)
         self.metrics = metrics or Metrics()
         self.store = Store(Database(data_dir))
         self.writer = StoreWriter(self.store, self._retention)
         self.broadcast = Broadcaster()
         self.events = EventLog(on_add=self._on_record)
+        self.outbox = Outbox(self.store.db)
+        self.dispatcher = Dispatcher(self.outbox, channels_for(self.notify_settings), self.notify_settings, self.metrics)
+        self.notifier = Notifier(
+            self.notify_settings,
+            self.dispatcher,
+            self.hostname,
+            labels_of=self._labels_of,
+            on_suppressed=self.metrics.notice_suppressed,
+        )
         self.healer = Healer(
             self.adapter,
             settings,
@@ -94,13 +107,13 @@ class Service:
         self.watcher = Watcher(
             self.adapter, self.healer, on_reconnect=self.metrics.reconnected, after_reconcile=self.checker.sync_all
         )
-        self.loops = [LoopStatus("events"), LoopStatus("reconcile"), LoopStatus("store")]
+        self.loops = [LoopStatus("events"), LoopStatus("reconcile"), LoopStatus("store"), LoopStatus("notify")]
         self._explicit = dict(explicit or {})
         self._explicit_choices = dict(explicit_choices or {})
         self._settings_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self.stopped = False
-        self.metrics.watch_state(self._count_monitored, self._count_quarantined)
+        self.metrics.watch_state(self._count_monitored, self._count_quarantined, lambda: self.health()[0])
 
     def _on_change(self, container_id: str) -> None:
         self.broadcast.container(container_id)
@@ -115,6 +128,25 @@ class Service:
     def _on_record(self, record: Record) -> None:
         self.writer.record(record)
         self.broadcast.record(record)
+        self.notifier.observe(record)
+
+    def _labels_of(self, container_id: str) -> Mapping[str, str] | None:
+        container = self.healer.containers.get(container_id)
+        return container.labels if container is not None else None
+
+    def _notify_tick(self) -> None:
+        """Each pass of the dispatcher: degraded/recovered notices, retention of the outbox."""
+        self.dispatcher.max_age_seconds = self.settings.events.retention_days * 86400
+        ok, body = self.health()
+        self.notifier.health(ok, body["problems"])
+
+    async def notify_test(self) -> list[dict[str, Any]]:
+        """Send a test notice to every channel now; how each delivery went."""
+        notice = Notice("test", self.hostname, time.time(), "test notification sent through the autoheal API")
+        return [
+            {"channel": c.name, "kind": c.kind, "target": c.target, **asdict(d)}
+            for c, d in await self.dispatcher.send_test(notice)
+        ]
 
     @property
     def settings(self) -> Settings:
@@ -138,7 +170,12 @@ class Service:
         await self._restore()
         self.healer.hold_until = time.time() + self.settings.monitor.start_period_seconds
         log.info("autoheal starting; engine at %s", self.adapter.host)
-        bodies = {"events": self.watcher.run_events, "reconcile": self.watcher.run_reconcile, "store": self.writer.run}
+        bodies = {
+            "events": self.watcher.run_events,
+            "reconcile": self.watcher.run_reconcile,
+            "store": self.writer.run,
+            "notify": lambda: self.dispatcher.run(tick=self._notify_tick),
+        }
         for status in self.loops:
             self._tasks.append(asyncio.create_task(supervise(status, bodies[status.name]), name=f"autoheal-{status.name}"))
 
@@ -182,6 +219,7 @@ class Service:
             task.cancel()
         await asyncio.gather(*self._tasks[2:], return_exceptions=True)
         self._tasks.clear()
+        await self.dispatcher.close()
         try:
             async with asyncio.timeout(STOP_STORE_SECONDS):
                 await self.writer.flush()

@@ -55,4 +55,34 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        3,
+        """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at REAL NOT NULL,
+            channel TEXT NOT NULL,
+            event TEXT NOT NULL,
+            container_name TEXT NOT NULL DEFAULT '',
+            notice TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            last_error TEXT NOT NULL DEFAULT '',
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+        CREATE TABLE delivery_attempts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            outbox_id INTEGER NOT NULL REFERENCES outbox (id) ON DELETE CASCADE,
+            at REAL NOT NULL,
+            ok INTEGER NOT NULL,
+            permanent INTEGER NOT NULL,
+            status_code INTEGER,
+            error TEXT NOT NULL DEFAULT '',
+            duration_seconds REAL NOT NULL
+        );
+        CREATE INDEX delivery_attempts_outbox ON delivery_attempts (outbox_id, id);
+        """,
+    ),
 ]
