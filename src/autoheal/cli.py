@@ -1,4 +1,4 @@
-"""The `autoheal` command: `serve` runs the service, `config` prints the effective settings."""
+"""The `autoheal` command: `serve` runs the service, `config` prints the effective settings, `demo` shows it at work."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     env = environ.get
     parser = argparse.ArgumentParser(prog="autoheal", description="Keeps Docker containers alive.")
     parser.add_argument("--version", action="version", version=f"autoheal {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{serve,config,demo}")
     for name, help_text in (("serve", "run the service"), ("config", "print the effective configuration and exit")):
         cmd = sub.add_parser(name, help=help_text)
         cmd.add_argument("--config", default=env("AUTOHEAL_CONFIG") or None, help="JSON settings file [AUTOHEAL_CONFIG]")
@@ -85,11 +85,17 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
             cmd.add_argument("--log-level", choices=LOG_LEVELS, default=(env("AUTOHEAL_LOG_LEVEL") or "info").lower(), help="[AUTOHEAL_LOG_LEVEL, info]")
             cmd.add_argument("--log-format", choices=FORMATS, default=(env("AUTOHEAL_LOG_FORMAT") or "text").lower(), help="text, or one JSON object per line [AUTOHEAL_LOG_FORMAT, text]")
             cmd.add_argument("--allowed-hosts", default=env("AUTOHEAL_ALLOWED_HOSTS") or None, help="comma list of host names the API answers to besides localhost, 127.0.0.1 and [::1]; * for any [AUTOHEAL_ALLOWED_HOSTS; any name when --host is not a loopback address]")
+    sub.add_parser("demo", add_help=False, help="break the samples of docker-compose.test.yml and show what autoheal does")
     return parser
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["demo"]:
+        from autoheal.demo import main as demo_main
+
+        return demo_main(argv[1:], environ)
     parser = build_parser(environ)
     args = parser.parse_args(argv)
     try:
