@@ -485,3 +485,36 @@ async def test_each_tab_in_light_and_dark_mode(ah, containers, browser, tmp_path
         shutil.copy(tmp_path / "containers-dark.png", SCREENSHOTS / "containers-dark.png")
         shutil.copy(tmp_path / "detail-light.png", SCREENSHOTS / "container-detail.png")
     assert pages.problems == []
+
+
+async def test_the_configuration_tab_lists_notification_channels_and_sends_a_test(start_autoheal, containers, browser):
+    from tests.integration.receiver import Receiver
+    from tests.integration.support import CRASH_ONCE
+
+    receiver = await Receiver().start()
+    try:
+        ah = await start_autoheal(
+            environ={"WEBHOOK_URL": receiver.url("/ok/secret-path"), "APPRISE_URL": f"json://127.0.0.1:{receiver.port}/bad400"}
+        )
+        async with serve(ah.service) as base, Pages(browser) as pages:
+            page = await pages.new()
+            await page.goto(base + "/#config")
+            await live(page)
+            channels = page.locator("#n-channels")
+            await expect(channels).to_contain_text(f"http://127.0.0.1:{receiver.port}/…")
+            await expect(channels).not_to_contain_text("secret-path")  # the webhook's path is masked
+            await page.click("#n-test")
+            result = page.locator("#n-result")
+            await expect(result).to_contain_text("not delivered everywhere")
+            await expect(result).to_contain_text("webhook")
+            await expect(result).to_contain_text("delivered")
+            tests = [r.json() for r in receiver.at("/ok/") if r.json()["event"] == "test"]
+            assert len(tests) == 1 and tests[0]["host"] == ah.service.hostname
+
+            name = containers.run(CRASH_ONCE, options=NO_NETWORK)
+            await ah.wait_record(name, "restart")
+            row = page.locator("#n-entries tr", has_text=f"restarted · {name}").filter(has_text="webhook")
+            await expect(row).to_contain_text("sent (1)")  # arrived without a reload
+            assert not pages.problems, pages.problems
+    finally:
+        await receiver.close()

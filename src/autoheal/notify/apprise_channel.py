@@ -36,7 +36,7 @@ class AppriseChannel:
     def _send(self, notice: Notice) -> Delivery:
         started = time.monotonic()
         apprise: Any = self._apprise
-        with apprise.LogCapture(level=logging.WARNING) as captured:
+        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
             try:
                 ok = self._client.notify(title=notice.title, body=notice.text, notify_type=notice.notify_type)
             except Exception as exc:  # noqa: BLE001 - a plugin's bug must not kill the dispatcher

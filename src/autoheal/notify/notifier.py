@@ -12,7 +12,7 @@ from autoheal.notify.notice import Notice, notice_for
 from autoheal.notify.settings import NotifySettings
 
 MUTE_LABEL = "autoheal.notify"
-DEGRADED_HOLD_SECONDS = 10.0  # a blip while (re)connecting is not worth a message
+DEGRADED_HOLD_SECONDS = 30.0  # a blip, or a slow first pass at start, is not worth a message
 
 
 class Notifier:

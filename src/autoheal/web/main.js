@@ -5,6 +5,7 @@ import * as config from "./config.js";
 import * as containers from "./containers.js";
 import * as dashboard from "./dashboard.js";
 import * as events from "./events.js";
+import * as notifications from "./notifications.js";
 import { $, coalesce } from "./util.js";
 
 const TABS = ["dashboard", "containers", "events", "config"];
@@ -81,6 +82,7 @@ async function loadAll() {
     containers.load(),
     events.load(),
     config.load(),
+    notifications.load(),
   ]);
   const failed = results.find((r) => r.status === "rejected" && r.reason?.status !== 401);
   banner(failed ? `Could not load everything (trying again): ${failed.reason.message}` : "");
@@ -96,6 +98,7 @@ function onMessage(kind, data) {
     containers.recordFor(data);
     dashboard.refreshStatus();
     if (data.kind === "restart") dashboard.refreshChart();
+    notifications.refresh(); // a record may have queued a notification
     if (data.kind === "config_changed") {
       config.changedElsewhere();
       reloadContainers(); // selection may have changed for any container
@@ -131,6 +134,7 @@ async function start() {
   containers.init(events.setNames);
   events.init();
   config.init();
+  notifications.init();
   onApi({
     unauthorized: () => {
       if (waitingForToken) return; // the prompt is already open
