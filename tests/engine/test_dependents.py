@@ -341,3 +341,20 @@ async def test_a_rolled_back_child_is_tried_again_when_its_parent_starts_again(h
     [new] = [c for c in h.fake.containers.values() if c.name == "app"]
     assert new.id != old.id and new.running
     assert len(h.records("recreated")) == 1
+
+
+async def test_children_are_left_as_they_are_when_the_parent_comes_back_unhealthy(harness):
+    h = await harness()
+    parent = h.fake.add(vpn(has_healthcheck=True, health="healthy"))
+    app = h.fake.add(child())
+    await h.healer.reconcile()
+
+    await h.fake.restart(parent.id, 10)
+    await h.wait_for(lambda: parent.id in h.healer.dependents.cascades, "cascade waiting")
+    h.healer.maintenance = True  # the parent's own heal is not what this test is about
+    h.fake.set_health(parent.id, "unhealthy")
+    await h.wait_for(lambda: not h.healer.dependents.cascades, "cascade over")
+
+    assert verbs(h, app.id) == []
+    [record] = h.records("dependency_skipped")
+    assert "its parent vpn did not come back running and healthy (it is unhealthy)" in record.reason
