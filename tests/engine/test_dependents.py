@@ -341,3 +341,56 @@ async def test_a_rolled_back_child_is_tried_again_when_its_parent_starts_again(h
     [new] = [c for c in h.fake.containers.values() if c.name == "app"]
     assert new.id != old.id and new.running
     assert len(h.records("recreated")) == 1
+
+
+async def test_children_are_left_as_they_are_when_the_parent_comes_back_unhealthy(harness):
+    h = await harness()
+    parent = h.fake.add(vpn(has_healthcheck=True, health="healthy"))
+    app = h.fake.add(child())
+    await h.healer.reconcile()
+
+    await h.fake.restart(parent.id, 10)
+    await h.wait_for(lambda: parent.id in h.healer.dependents.cascades, "cascade waiting")
+    h.healer.maintenance = True  # the parent's own heal is not what this test is about
+    h.fake.set_health(parent.id, "unhealthy")
+    await h.wait_for(lambda: not h.healer.dependents.cascades, "cascade over")
+
+    assert verbs(h, app.id) == []
+    [record] = h.records("dependency_skipped")
+    assert "its parent vpn did not come back running and healthy (it is unhealthy)" in record.reason
+
+
+async def test_a_child_restarted_again_waits_for_its_own_cooldown(harness):
+    h = await harness({"restart": {"cooldown_seconds": 5}})
+    parent = h.fake.add(vpn(labels={}))
+    app = h.fake.add(child())
+    await h.healer.reconcile()
+    await h.fake.restart(parent.id, 10)
+    await settled(h)
+    h.clock.advance(4)  # 1 s of the child's cooldown is left
+
+    await h.fake.restart(parent.id, 10)
+    await settled(h)
+
+    first, second = h.records("dependency_restart")
+    assert "cooldown" not in first.reason
+    assert "(after its cooldown of 5s)" in second.reason
+    assert verbs(h, app.id) == ["restart", "restart"]
+
+
+async def test_a_pending_restart_of_the_childs_own_is_replaced_by_the_one_with_its_parent(harness):
+    h = await harness({"restart": {"backoff": {"initial_seconds": 600}}})
+    parent = h.fake.add(vpn(labels={}))
+    app = h.fake.add(child())
+    await h.healer.reconcile()
+    h.fake.crash(app.id)  # attempt 1: started at once
+    await settled(h)
+    h.fake.crash(app.id)  # attempt 2: scheduled 600 s later
+    await h.wait_for(lambda: h.healer.state(app.id).pending_at is not None, "scheduled")
+
+    await h.fake.restart(parent.id, 10)
+    await settled(h)
+
+    assert verbs(h, app.id) == ["start", "start"]
+    assert h.healer.state(app.id).pending_at is None and app.id not in h.healer.timers
+    assert len(h.records("dependency_restart", app.id)) == 1

@@ -28,6 +28,9 @@ IMPLICIT = "replaced (new container id)"  # found by a reconcile pass or a remov
 _MAX_IDENTITIES = 10_000
 _POLL_SECONDS = 0.2
 _BUSY_WAIT_SECONDS = 120.0
+# A parent whose health check is still starting is waited for this long at most (Docker's own
+# default check interval is 30 s, so verify_seconds alone would often be too short).
+READY_WAIT_SECONDS = 300.0
 _FAILING = (ExitClass.CRASH, ExitClass.OOM)
 
 
@@ -205,9 +208,12 @@ class Dependents:
                 await self._wait_ready(cid)  # its own children follow: they need it up first
 
     async def _wait_ready(self, cid: str) -> Container | None:
-        """The container once running (and healthy, if it has a health check); None if not in time."""
+        """The container once running (and healthy, if it has a health check); None if it does not
+        run within verify_seconds, turns unhealthy, or is still starting after READY_WAIT_SECONDS."""
         h = self.healer
-        deadline = time.monotonic() + max(h.settings.restart.verify_seconds, 1.0)
+        started = time.monotonic()
+        run_by = started + max(h.settings.restart.verify_seconds, 1.0)
+        deadline = started + max(h.settings.restart.verify_seconds, READY_WAIT_SECONDS)
         polls = 0
         while True:
             known = h.containers.get(cid)
@@ -221,7 +227,10 @@ class Dependents:
                 h.containers[cid] = fresh
                 if _ready(fresh):
                     return fresh
-            if time.monotonic() > deadline:
+                if fresh.running and fresh.health == "unhealthy":
+                    return None  # failing: its own heal (or its next start) brings the children along
+            now = time.monotonic()
+            if now > deadline or (now > run_by and not known.running):
                 return None
             polls += 1
             await asyncio.sleep(_POLL_SECONDS)
@@ -229,11 +238,12 @@ class Dependents:
     def _note_parent_not_ready(self, root_id: str, graph: Graph) -> None:
         h = self.healer
         name = graph.names.get(root_id, root_id[:12])
-        wait = max(h.settings.restart.verify_seconds, 1.0)
+        parent = h.containers.get(root_id)
+        state = "gone" if parent is None else (parent.health if parent.running and parent.health else parent.status)
         for cid in graph.children(root_id):
             child = h.containers.get(cid)
             if child is not None and h.selection(child).monitored:
-                reason = f"left as it is: its parent {name} was not running (and healthy) within {wait:g}s"
+                reason = f"left as it is: its parent {name} did not come back running and healthy (it is {state})"
                 h.events.add(Record(h.clock(), "dependency_skipped", reason, cid, child.name, CAUSE))
 
     def why_not(self, child: Container, *, action: str) -> str | None:
