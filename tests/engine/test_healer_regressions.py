@@ -392,3 +392,17 @@ async def test_an_unhealthy_blip_does_not_leave_its_detection_time_for_a_later_f
 
     assert len(detect) == 1
     assert detect[0] < 60
+
+
+async def test_an_event_of_autoheals_own_action_handled_late_is_still_its_own(harness):
+    """Under heavy load an engine event can be handled more than the slack after it happened."""
+    from autoheal.engine.acting import OWN_EVENT_SLACK_SECONDS, ActionMark
+
+    h = await harness(pump=False)
+    cid = "e" * 64
+    done_at = h.clock()
+    h.healer.acting[cid] = ActionMark(done_at=done_at)
+    h.clock.advance(OWN_EVENT_SLACK_SECONDS * 3)  # handled long after the action ended...
+    assert h.healer._is_own(cid, "die", event_time=done_at + 1)  # ...but it happened within the slack
+    assert not h.healer._is_own(cid, "die", event_time=done_at + OWN_EVENT_SLACK_SECONDS + 1)
+    assert cid not in h.healer.acting  # a later event of someone else's ends the mark

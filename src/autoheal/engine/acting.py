@@ -32,18 +32,24 @@ class ActionMark:
 class Acting:
     """The acting half of the Healer (mixed in): tagging its own actions, restarting, verifying."""
 
-    def _acting_now(self: Healer, cid: str) -> bool:
-        """An action of autoheal's is under way, or its events may still be arriving."""
+    def _acting_now(self: Healer, cid: str, event_time: float | None = None) -> bool:
+        """An action of autoheal's is under way, or its events may still be arriving. event_time
+        (the engine's time of an event) keeps a late-handled event of that action autoheal's own:
+        under heavy load an event can be handled well after it happened."""
         acting = self.acting.get(cid)
         if acting is None:
             return False
-        if acting.done_at is not None and self.clock() > acting.done_at + OWN_EVENT_SLACK_SECONDS:
-            del self.acting[cid]
-            return False
+        if acting.done_at is not None:
+            limit = acting.done_at + OWN_EVENT_SLACK_SECONDS
+            if event_time is not None and event_time <= limit:
+                return True
+            if self.clock() > limit:
+                del self.acting[cid]
+                return False
         return True
 
-    def _is_own(self: Healer, cid: str, action: str) -> bool:
-        if not self._acting_now(cid):
+    def _is_own(self: Healer, cid: str, action: str, event_time: float | None = None) -> bool:
+        if not self._acting_now(cid, event_time):
             return False
         if action == "start":
             del self.acting[cid]  # our start ends the action; later events are someone else's

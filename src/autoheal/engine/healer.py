@@ -131,7 +131,7 @@ class Healer(Acting):
         container = await self._current(cid, refresh=event.action in ("create", "rename") or cid not in self.containers)
         if container is None:
             return
-        own = self._is_own(cid, event.action)
+        own = self._is_own(cid, event.action, event.time)
         container = self._apply_event(container, event)
         self.containers[cid] = container
         self.dependents.remember(container)
