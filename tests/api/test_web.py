@@ -51,6 +51,7 @@ async def test_the_api_still_needs_the_token(client):
     [
         ("/ui/main.js", "javascript"),
         ("/ui/theme.js", "javascript"),
+        ("/ui/boot.js", "javascript"),
         ("/ui/app.css", "text/css"),
         ("/vendor/bootstrap/css/bootstrap.min.css", "text/css"),
         ("/vendor/bootstrap/js/bootstrap.bundle.min.js", "javascript"),
@@ -67,8 +68,10 @@ async def test_every_file_the_page_references_is_served(client):
     page = (await client.get("/")).text
     modules = {p.name for p in WEB_DIR.glob("*.js")}
     referenced = set(re.findall(r'(?:src|href)="(/[^"#]+)"', page))
-    for module in modules:  # imports between modules
-        referenced |= {f"/ui/{m}" for m in re.findall(r'from "\./([\w.-]+)"', (WEB_DIR / module).read_text())}
+    for module in modules:  # imports between modules, and the loader's import()
+        text = (WEB_DIR / module).read_text()
+        referenced |= {f"/ui/{m}" for m in re.findall(r'from "\./([\w.-]+)"', text)}
+        referenced |= set(re.findall(r'import\("(/ui/[\w.-]+)"\)', text))
     assert "/ui/main.js" in referenced and "/ui/containers.js" in referenced
     for path in referenced:
         assert (await client.get(path)).status_code == 200, path

@@ -83,6 +83,7 @@ class Pages:
     def __init__(self, browser: Browser) -> None:
         self.browser = browser
         self.problems: list[str] = []
+        self.log: list[str] = []
         self.contexts = []
 
     async def new(self, **options) -> Page:
@@ -91,12 +92,16 @@ class Pages:
         page = await context.new_page()
         page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
         page.on("console", lambda msg: self.problems.append(msg.text) if "Content Security Policy" in msg.text else None)
+        page.on("console", lambda msg: self.log.append(f"{msg.type}: {msg.text}"))
+        page.on("requestfailed", lambda request: self.log.append(f"request failed: {request.url} {request.failure}"))
         return page
 
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(self, *exc_info) -> None:
+    async def __aexit__(self, exc_type, *exc_info) -> None:
+        if exc_type is not None:  # shown with the failure: what the page said
+            print("browser console:", *self.log[-50:], sep="\n  ")
         for context in self.contexts:
             await context.close()
 
@@ -119,8 +124,9 @@ async def api_status(base: str, token: str | None = None) -> dict:
 
 
 async def test_the_dashboard_counts_match_the_api(ah, containers, browser):
-    containers.run(HEALTHY_WHILE_OK, options=NO_NETWORK)
-    containers.run(HEALTHY_WHILE_OK, monitored=False, options=NO_NETWORK)
+    names = [containers.run(HEALTHY_WHILE_OK, options=NO_NETWORK),
+             containers.run(HEALTHY_WHILE_OK, monitored=False, options=NO_NETWORK)]
+    await wait_for(lambda: all(ah.container(n) for n in names), "autoheal sees both containers")
     async with serve(ah.service) as base, Pages(browser) as pages:
         page = await pages.new()
         await page.goto(base + "/")

@@ -42,11 +42,19 @@ export async function api(path, { method = "GET", body, raw = false, token } = {
     init.body = typeof body === "string" ? body : JSON.stringify(body);
   }
   let response;
-  try {
-    response = await fetch(path, init);
-  } catch (exc) {
-    handlers.reachable(false);
-    throw new ApiError(0, `cannot reach autoheal (${exc.message})`);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      response = await fetch(path, init);
+      break;
+    } catch (exc) {
+      // A read is tried once more (a network change aborts requests in flight); a change is not repeated.
+      if (method === "GET" && attempt === 1) {
+        await sleep(500);
+        continue;
+      }
+      handlers.reachable(false);
+      throw new ApiError(0, `cannot reach autoheal (${exc.message})`);
+    }
   }
   handlers.reachable(true);
   if (response.ok) return raw ? response : response.json();
