@@ -253,3 +253,14 @@ async def test_the_first_start_stores_the_running_settings(make_service: MakeSer
     assert await stored_settings(service) == parse_settings({"restart": {"max_parallel": 2}}).model_dump(mode="json")
     with closing(sqlite3.connect(tmp_path / "autoheal.sqlite3")) as c:
         assert c.execute("SELECT COUNT(*) FROM settings").fetchone()[0] == 1
+
+
+async def test_a_choice_is_announced_on_the_stream_for_the_chosen_containers(make_service: MakeService, make_container):
+    service = await make_service()
+    web, db = make_container(name="web"), make_container(name="db")
+    service.healer.containers.update({web.id: web, db.id: db})
+    async with service.broadcast.subscribe() as queue:
+        await service.set_choices(["web"], True)
+        change = queue.get_nowait()
+        assert change.container_id == web.id
+        assert queue.empty()

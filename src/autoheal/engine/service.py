@@ -273,6 +273,10 @@ class Service:
             self.healer.choices.update(choices)
         self.checker.sync_all()  # a check starts or stops with the choice
         self.watcher.settings_changed()
+        chosen = set(names)
+        for container in list(self.healer.containers.values()):
+            if container.name in chosen:
+                self.broadcast.container(container.id)  # other open pages see the new selection at once
 
     async def set_maintenance(self, paused: bool) -> None:
         """Pause or resume healing host-wide; kept across restarts of autoheal."""
