@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from datetime import datetime, timezone
@@ -278,3 +279,30 @@ def test_api_version_is_pinned_or_negotiated(raw, expected):
 def test_a_malformed_api_version_is_refused(raw):
     with pytest.raises(ValueError, match="DOCKER_API_VERSION"):
         api_version({"DOCKER_API_VERSION": raw})
+
+
+# --- an engine that accepts and never answers -----------------------------------------
+
+
+async def test_a_request_to_an_engine_that_never_answers_is_seen_waiting_then_times_out(tmp_path, monkeypatch):
+    monkeypatch.setattr(adapter, "_REQUEST_TIMEOUT_SECONDS", 1)
+    held = []
+
+    async def accept_and_say_nothing(reader, writer):
+        held.append(writer)
+
+    server = await asyncio.start_unix_server(accept_and_say_nothing, path=str(tmp_path / "d.sock"))
+    engine = adapter.DockerAdapter({"DOCKER_HOST": f"unix://{tmp_path / 'd.sock'}", "DOCKER_API_VERSION": "1.41"})
+    try:
+        assert engine.waiting_seconds() == 0
+        call = asyncio.create_task(engine.list_containers())
+        await asyncio.sleep(0.5)
+        assert engine.waiting_seconds() >= 0.4  # /health reads this long before the timeout
+        with pytest.raises(adapter.EngineUnavailable, match="did not answer"):
+            await call
+        assert engine.waiting_seconds() == 0
+    finally:
+        await engine.close()
+        for writer in held:
+            writer.close()
+        server.close()

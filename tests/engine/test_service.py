@@ -253,3 +253,13 @@ async def test_the_first_start_stores_the_running_settings(make_service: MakeSer
     assert await stored_settings(service) == parse_settings({"restart": {"max_parallel": 2}}).model_dump(mode="json")
     with closing(sqlite3.connect(tmp_path / "autoheal.sqlite3")) as c:
         assert c.execute("SELECT COUNT(*) FROM settings").fetchone()[0] == 1
+
+
+async def test_health_names_an_engine_that_leaves_a_quick_request_unanswered(make_service: MakeService):
+    service = await make_service()
+    service.adapter._waiting[1] = service.adapter._clock() - 6  # noqa: SLF001 - a listing sent 6 s ago
+    ok, body = service.health()
+    assert not ok
+    assert "engine not answering: a request has waited 6s" in body["problems"]
+    service.adapter._waiting.clear()  # noqa: SLF001
+    assert not any("not answering" in p for p in service.health()[1]["problems"])
