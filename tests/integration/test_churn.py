@@ -19,6 +19,10 @@ from tests.integration.support import HEALTH_CMD, HEALTHY_WHILE_OK, TEST_LABEL, 
 
 pytestmark = pytest.mark.integration
 
+# A health check that a busy 2-core machine does not fail by itself (the quick default would start
+# restarts before the test means them to).
+FORGIVING = ("--health-timeout", "20s", "--health-retries", "2")
+
 BURST = 500
 
 
@@ -52,8 +56,8 @@ async def test_containers_removed_renamed_or_recreated_mid_restart_leave_a_recor
     caplog.set_level(logging.INFO, logger="autoheal")
     # sleep as PID 1 ignores SIGTERM: each restart stays in flight for its 6 s stop timeout.
     slow = {"autoheal.stop.timeout": "6"}
-    removed, renamed, recreated = (containers.run(HEALTHY_WHILE_OK, health=HEALTH_CMD, labels=slow) for _ in range(3))
-    ah = await start_autoheal()
+    removed, renamed, recreated = (containers.run(HEALTHY_WHILE_OK, health=HEALTH_CMD, labels=slow, options=FORGIVING) for _ in range(3))
+    ah = await start_autoheal({"restart": {"verify_seconds": 300}})  # slow health under load is no new failure
     ids = {name: containers.id(name) for name in (removed, renamed, recreated)}
     await wait_for(lambda: all((c := ah.container(n)) and c.health == "healthy" for n in ids), "healthy")
 
