@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from datetime import datetime, timezone
@@ -360,3 +361,30 @@ def test_a_blueprint_gives_an_anonymous_mount_its_volume_and_flags_auto_remove()
 )
 def test_a_404_means_this_container_is_gone_only_when_it_names_this_container(message, gone):
     assert adapter._names_this_container(message, CID) is gone
+
+
+# --- an engine that accepts and never answers -----------------------------------------
+
+
+async def test_a_request_to_an_engine_that_never_answers_is_seen_waiting_then_times_out(tmp_path, monkeypatch):
+    monkeypatch.setattr(adapter, "_REQUEST_TIMEOUT_SECONDS", 1)
+    held = []
+
+    async def accept_and_say_nothing(reader, writer):
+        held.append(writer)
+
+    server = await asyncio.start_unix_server(accept_and_say_nothing, path=str(tmp_path / "d.sock"))
+    engine = adapter.DockerAdapter({"DOCKER_HOST": f"unix://{tmp_path / 'd.sock'}", "DOCKER_API_VERSION": "1.41"})
+    try:
+        assert engine.waiting_seconds() == 0
+        call = asyncio.create_task(engine.list_containers())
+        await asyncio.sleep(0.5)
+        assert engine.waiting_seconds() >= 0.4  # /health reads this long before the timeout
+        with pytest.raises(adapter.EngineUnavailable, match="did not answer"):
+            await call
+        assert engine.waiting_seconds() == 0
+    finally:
+        await engine.close()
+        for writer in held:
+            writer.close()
+        server.close()

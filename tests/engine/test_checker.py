@@ -288,6 +288,18 @@ async def test_bad_check_labels_start_no_loop_and_are_reported(checked, make_con
     assert "tcp_port" in checker.label_problems[web.id]
 
 
+async def test_the_label_problem_of_a_removed_container_is_forgotten(checked, make_container):
+    h, checker = await checked()
+    web = h.fake.add(make_container(labels={"autoheal": "true", "autoheal.check.type": "tcp"}))
+    await seen(h, checker)
+    assert web.id in checker.label_problems
+
+    h.fake.remove(web.id)
+    await h.idle()
+
+    assert web.id not in checker.label_problems
+
+
 async def test_an_unmonitored_container_gets_no_loop(checked, make_container):
     h, checker = await checked()
     web = h.fake.add(make_container(labels={**exec_labels(), "autoheal": "false"}))

@@ -264,3 +264,13 @@ async def test_a_choice_is_announced_on_the_stream_for_the_chosen_containers(mak
         change = queue.get_nowait()
         assert change.container_id == web.id
         assert queue.empty()
+
+
+async def test_health_names_an_engine_that_leaves_a_quick_request_unanswered(make_service: MakeService):
+    service = await make_service()
+    service.adapter._waiting[1] = service.adapter._clock() - 6  # noqa: SLF001 - a listing sent 6 s ago
+    ok, body = service.health()
+    assert not ok
+    assert "engine not answering: a request has waited 6s" in body["problems"]
+    service.adapter._waiting.clear()  # noqa: SLF001
+    assert not any("not answering" in p for p in service.health()[1]["problems"])

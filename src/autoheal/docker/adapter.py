@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -102,6 +103,16 @@ def parse_time(value: str | None) -> float | None:
         return None
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """A JSON object from the engine, or an empty one if it sent something else."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _labels(value: Any) -> dict[str, str]:
+    """Labels as text: a proxy or a misbehaving engine may send other JSON types."""
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in _mapping(value).items()}
+
+
 def _networks(raw: Mapping[str, Any]) -> dict[str, str]:
     nets = ((raw.get("NetworkSettings") or {}).get("Networks")) or {}
     return {str(name): str(n.get("IPAddress") or "") for name, n in nets.items() if isinstance(n, Mapping)}
@@ -116,7 +127,7 @@ def container_from_listing(raw: Mapping[str, Any]) -> Container:
         health = "starting" if health_match.group(1) == "health: starting" else health_match.group(1)
     exit_match = _EXIT_IN_STATUS.match(status_text)
     names = raw.get("Names") or ["/" + raw["Id"][:12]]
-    labels = raw.get("Labels") or {}
+    labels = _labels(raw.get("Labels"))
     return Container(
         id=raw["Id"],
         name=names[0].lstrip("/"),
@@ -142,7 +153,7 @@ def container_from_inspect(raw: Mapping[str, Any]) -> Container:
     healthcheck = config.get("Healthcheck") or {}
     test = healthcheck.get("Test") or []
     health = (state.get("Health") or {}).get("Status") or None
-    labels = config.get("Labels") or {}
+    labels = _labels(config.get("Labels"))
     return Container(
         id=raw["Id"],
         name=(raw.get("Name") or raw["Id"][:12]).lstrip("/"),
@@ -221,21 +232,27 @@ def blueprint_from_inspect(raw: Mapping[str, Any], image_id_of_name: str | None)
 
 
 def event_from_raw(raw: Mapping[str, Any]) -> DockerEvent | None:
-    """A typed event from one JSON object of the event stream; None if not a container event."""
+    """A typed event from one JSON object of the event stream; None if not a usable container event."""
+    raw = _mapping(raw)
     if raw.get("Type", "container") != "container":
         return None
-    actor = raw.get("Actor") or {}
-    attributes = {str(k): str(v) for k, v in (actor.get("Attributes") or {}).items()}
-    action = str(raw.get("Action") or raw.get("status") or "")
+    actor = _mapping(raw.get("Actor"))
+    attributes = {str(k): str(v) for k, v in _mapping(actor.get("Attributes")).items()}
+    action = raw.get("Action") or raw.get("status") or ""
+    if not isinstance(action, str):
+        return None
     health = None
     if action.startswith("health_status"):
         health = action.partition(":")[2].strip() or None
         action = "health_status"
     cid = actor.get("ID") or raw.get("id")
-    if not cid or not action:
+    if not cid or not isinstance(cid, str) or not action:
         return None
-    time_nano = raw.get("timeNano")
-    when = int(time_nano) / 1e9 if time_nano else float(raw.get("time") or 0)
+    try:
+        time_nano = raw.get("timeNano")
+        when = int(time_nano) / 1e9 if time_nano else float(raw.get("time") or 0)
+    except (TypeError, ValueError, OverflowError):
+        return None
     exit_code = attributes.get("exitCode")
     signal = attributes.get("signal")
     return DockerEvent(
@@ -245,8 +262,8 @@ def event_from_raw(raw: Mapping[str, Any]) -> DockerEvent | None:
         time=when,
         attributes=attributes,
         health=health,
-        exit_code=int(exit_code) if exit_code and exit_code.lstrip("-").isdigit() else None,
-        signal=int(signal) if signal and signal.isdigit() else None,
+        exit_code=int(exit_code) if exit_code and exit_code.lstrip("-").isdecimal() else None,
+        signal=int(signal) if signal and signal.isdecimal() else None,
     )
 
 
@@ -259,6 +276,11 @@ class DockerAdapter:
         self._api_version = api_version(environ)
         self._docker: aiodocker.Docker | None = None
         self.calls = 0  # engine API calls made, for benchmarks and the status page
+        # Requests that should answer at once (not the event stream, not a restart or exec), by
+        # when they were sent: an engine that accepts and never replies shows here long before
+        # the request's own timeout.
+        self._waiting: dict[int, float] = {}
+        self._clock = time.monotonic
 
     @property
     def api_version(self) -> str:
@@ -272,6 +294,20 @@ class DockerAdapter:
                 timeout=aiohttp.ClientTimeout(total=_REQUEST_TIMEOUT_SECONDS),
             )
         return self._docker
+
+    def waiting_seconds(self) -> float:
+        """How long the oldest quick request (version, listing, inspect) has gone unanswered; 0 if none."""
+        if not self._waiting:
+            return 0.0
+        return max(0.0, self._clock() - min(self._waiting.values()))
+
+    async def _quick(self, awaitable):
+        token = object()
+        self._waiting[id(token)] = self._clock()
+        try:
+            return await awaitable
+        finally:
+            del self._waiting[id(token)]
 
     async def close(self) -> None:
         if self._docker is not None:
@@ -289,9 +325,9 @@ class DockerAdapter:
             raise EngineUnavailable(problem)
         try:
             self.calls += 1
-            version = await self._client().version()
+            version = await self._quick(self._client().version())
             self.calls += 1
-            await self._client()._check_version()  # noqa: SLF001 - negotiates the API version
+            await self._quick(self._client()._check_version())  # noqa: SLF001 - negotiates the API version
         except aiodocker.DockerError as exc:
             await self._reset()
             raise EngineUnavailable(f"Docker engine at {self.host} is not usable: {exc.message}") from None
@@ -413,7 +449,7 @@ class DockerAdapter:
     async def _call(self, awaitable, container_id: str | None = None, *, action: bool = False):
         self.calls += 1
         try:
-            return await awaitable
+            return await (awaitable if action else self._quick(awaitable))
         except aiodocker.DockerError as exc:
             if exc.status == 404 and container_id and _names_this_container(exc.message, container_id):
                 raise ContainerGone(container_id) from None

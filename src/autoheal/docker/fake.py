@@ -62,6 +62,9 @@ class FakeDocker:
         self.blueprint_flags: dict[str, dict[str, Any]] = {}  # id -> Blueprint fields a test sets
         self._created = 0
 
+
+        self._hung: list[asyncio.Queue[DockerEvent | EngineUnavailable]] = []  # streams of a hung engine
+
     # --- scripting the world ----------------------------------------------------
 
     def add(self, container: Container) -> Container:
@@ -74,10 +77,13 @@ class FakeDocker:
         self._failures.append(_Failure(verb, message, container_id, times, after_stop))
 
     def go_down(self, message: str = ENGINE_DOWN, *, silent: bool = False) -> None:
-        """Every call raises EngineUnavailable; open streams fail, or (silent) just stop delivering."""
+        """Every call raises EngineUnavailable; open streams fail, or (silent) hang for good: like a
+        real hung engine's, closing the client does not end them either."""
         self.available = False
         self.down_message = message
-        if not silent:
+        if silent:
+            self._hung.extend(self._streams)
+        else:
             self._drop(f"event stream lost: {message}")
 
     def come_back(self) -> None:
@@ -264,6 +270,8 @@ class FakeDocker:
                 yield item
         finally:
             self._streams.remove(queue)
+            if queue in self._hung:
+                self._hung.remove(queue)
 
     async def close(self) -> None:
         """Closing the client ends any open stream, as in the adapter."""
@@ -356,8 +364,10 @@ class FakeDocker:
         self.history.append(event)
         if self.available:  # a down engine still logs its events (a later `since` replays them)
             for queue in self._streams:
-                queue.put_nowait(event)
+                if queue not in self._hung:
+                    queue.put_nowait(event)
 
     def _drop(self, message: str) -> None:
         for queue in self._streams:
-            queue.put_nowait(EngineUnavailable(message))
+            if queue not in self._hung:
+                queue.put_nowait(EngineUnavailable(message))

@@ -92,6 +92,8 @@ class Checker:
         definition, source = (None, "")
         if container is not None:
             definition, source = self.definition_for(container)
+        else:
+            self.label_problems.pop(cid, None)  # removed: nothing of it may stay behind
         wanted = (
             container is not None
             and definition is not None

@@ -37,6 +37,8 @@ _CONTAINER_ID = re.compile(r"/(?:docker/)?containers/([0-9a-f]{64})/")
 STOP_LOOPS_SECONDS = 5.0
 STOP_ACTIONS_SECONDS = 30.0
 STOP_STORE_SECONDS = 10.0
+# A quick engine request (listing, inspect, version) unanswered this long: the engine is hung.
+ENGINE_STALL_SECONDS = 5.0
 
 
 def own_container_id() -> str | None:
@@ -319,6 +321,9 @@ class Service:
             problems.append(f"engine not connected: {status.last_error or 'connecting'}")
         elif not status.stream_live:
             problems.append("event stream not live")
+        waited = self.adapter.waiting_seconds()
+        if waited > ENGINE_STALL_SECONDS:
+            problems.append(f"engine not answering: a request has waited {waited:.0f}s")
         interval = self.settings.monitor.interval_seconds
         if status.engine_connected and (
             status.last_reconcile_at is None or time.time() - status.last_reconcile_at > 3 * interval + 30

@@ -71,6 +71,8 @@ class Watcher:
         self._lost_since: float | None = None
         self._opened = False
         self._wake = asyncio.Event()
+        self._following: asyncio.Timeout | None = None  # the current connection, which drop() ends
+        self._dropped_because = ""
 
     async def run_events(self) -> None:
         """Connect, resync, follow the stream; on any engine failure back off and start over."""
@@ -78,13 +80,33 @@ class Watcher:
         while True:
             self._opened = False
             try:
-                await self._connect_and_follow()
+                await self._follow_until_dropped()
             except EngineUnavailable as exc:
                 self._lost(str(exc))
             attempt = 0 if self._opened else attempt + 1
             delay = reconnect_delay(attempt)
             log.info("reconnecting to the engine in %.1fs", delay)
             await asyncio.sleep(delay)
+
+    async def _follow_until_dropped(self) -> None:
+        """Follow one connection until it fails, or until drop() ends it: a hung engine leaves
+        the stream's read waiting for good, and closing the client does not wake it."""
+        try:
+            async with asyncio.timeout(None) as self._following:
+                await self._connect_and_follow()
+        except TimeoutError:
+            if not self._dropped_because:
+                raise
+            raise EngineUnavailable(self._dropped_because) from None
+        finally:
+            self._following = None
+            self._dropped_because = ""
+
+    def drop(self, reason: str) -> None:
+        """End the current connection at once; run_events reconnects with backoff."""
+        if self._following is not None and not self._dropped_because:
+            self._dropped_because = reason
+            self._following.reschedule(asyncio.get_running_loop().time())
 
     async def _connect_and_follow(self) -> None:
         version = await self.engine.connect()
@@ -150,4 +172,5 @@ class Watcher:
                 # The stream may be stuck on a silent engine: drop the connection so it reconnects.
                 log.warning("reconcile failed: %s; dropping the engine connection", exc)
                 self._lost(str(exc))
+                self.drop(str(exc))
                 await self.engine.close()
