@@ -1,0 +1,82 @@
+"""A counting unix-socket proxy between autoheal and dockerd: every engine API request, timestamped."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+from pathlib import Path
+
+_REQUEST = re.compile(rb"^(GET|POST|PUT|DELETE|HEAD) (\S+) HTTP/1\.[01]$")
+_VERSION = re.compile(r"^/v\d+\.\d+")
+_ID = re.compile(r"/[0-9a-f]{64}")
+
+
+def kind_of(path: str) -> str:
+    """A request path without version, query and container id: /containers/{id}/json."""
+    path = _VERSION.sub("", path.split("?", 1)[0])
+    return _ID.sub("/{id}", path)
+
+
+class CountingProxy:
+    """Listens on a unix socket in a thread of its own and forwards each connection to the engine."""
+
+    def __init__(self, listen: Path, engine: str = "/var/run/docker.sock") -> None:
+        self.listen = listen
+        self.engine = engine
+        self.requests: list[tuple[float, str, str]] = []  # (time, method, kind)
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+
+    @property
+    def docker_host(self) -> str:
+        return f"unix://{self.listen}"
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._server = self._loop.run_until_complete(asyncio.start_unix_server(self._handle, path=str(self.listen)))
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_unix_connection(self.engine)
+        except OSError:
+            writer.close()
+            return
+        await asyncio.gather(self._pipe(reader, up_writer, count=True), self._pipe(up_reader, writer, count=False),
+                             return_exceptions=True)
+        for w in (writer, up_writer):
+            w.close()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, count: bool) -> None:
+        pending = b""
+        try:
+            while data := await reader.read(65536):
+                if count:  # request lines are whole lines of the client's stream
+                    lines = (pending + data).split(b"\r\n")
+                    pending = lines.pop()[-4096:]
+                    for line in lines:
+                        if match := _REQUEST.match(line):
+                            self.requests.append((time.time(), match[1].decode(), kind_of(match[2].decode())))
+                writer.write(data)
+                await writer.drain()
+        finally:
+            if writer.can_write_eof():
+                try:
+                    writer.write_eof()
+                except OSError:
+                    pass
+
+    def between(self, start: float, end: float) -> list[tuple[float, str, str]]:
+        return [r for r in self.requests if start <= r[0] < end]
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._server.close)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self.listen.unlink(missing_ok=True)
