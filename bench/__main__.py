@@ -10,7 +10,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # this worktree's autoheal
 
 from bench import api, checks, idle, reaction, report, startup, storm  # noqa: E402
-from bench.run import bench_run  # noqa: E402
+from bench.engine import ACTIVE, background_interval  # noqa: E402
+from bench.run import Run, bench_run  # noqa: E402
 from bench.stats import RESULTS  # noqa: E402
 
 PER_N = ("idle", "startup", "checks", "reaction", "storm")
@@ -30,16 +31,28 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--storm-parallel", type=_ints, default=[4, 8, 16],
                    help="max_parallel values for the storm; all of them at the largest N, the first elsewhere")
     p.add_argument("--api-n", type=_ints, default=None, help="container counts for the API [--n and 500; quick: --n]")
+    p.add_argument("--health-budget", type=float, default=15,
+                   help="engine health probes per second for the whole fleet: 5 containers are probed every "
+                        "second, the others as often as the budget allows [15; 0: all every second]")
     p.add_argument("--requests", type=int, default=None, help="requests per API endpoint [800; quick 160]")
     return p
+
+
+def make_fleet(run: Run, n: int, args: argparse.Namespace) -> None:
+    """ACTIVE containers probed every second, the rest within the engine's probe budget; all healthy."""
+    interval = background_interval(n, args.health_budget)
+    print(f"== N={n}: creating containers ({min(n, ACTIVE)} probed every 1 s, the others every {interval:g} s)",
+          flush=True)
+    run.fleet.add(min(n, ACTIVE))
+    if n > ACTIVE:
+        run.fleet.add(n - ACTIVE, interval=interval)
+    run.fleet.wait_healthy(timeout=120 + 3 * interval)
 
 
 def per_n(what: str, n: int, largest: bool, args: argparse.Namespace) -> None:
     seconds = args.seconds or (10 if args.quick else 60)
     with bench_run(args.quick) as run:
-        print(f"== N={n}: creating containers", flush=True)
-        run.fleet.add(n)
-        run.fleet.wait_healthy()
+        make_fleet(run, n, args)
         if what in ("all", "idle"):
             idle.measure(run, seconds)
         if what in ("all", "startup"):
@@ -67,9 +80,7 @@ def profiles(args: argparse.Namespace) -> None:
     n = max(args.n)
     seconds = args.seconds or (10 if args.quick else 60)
     with bench_run(args.quick) as run:
-        print(f"== profiles, N={n}", flush=True)
-        run.fleet.add(n)
-        run.fleet.wait_healthy()
+        make_fleet(run, n, args)
         idle.measure(run, seconds, profile=RESULTS / f"profile-idle-n{n}.txt")
         run.fleet.wait_healthy()
         storm.measure(run, args.storm_parallel[0], profile=RESULTS / f"profile-storm-n{n}.txt")

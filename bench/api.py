@@ -105,5 +105,5 @@ def measure(run: Run, n: int, requests: int, profile: Path | None = None) -> dic
     finally:
         ah.stop()
     if not profile:
-        write("api", n, settings, results, info)
+        write("api", n, {"autoheal": settings, "fleet": run.fleet.describe()}, results, info)
     return results

@@ -71,5 +71,5 @@ def measure(run: Run, seconds: float) -> dict[str, Any]:
         "period_between_runs_s": summary(periods, 3),
         "restarts_caused": int(restarts),
     }
-    write("checks", n, settings, results, info)
+    write("checks", n, {"autoheal": settings, "fleet": run.fleet.describe()}, results, info)
     return results

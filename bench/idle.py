@@ -63,5 +63,5 @@ def measure(run: Run, seconds: float, profile: Path | None = None) -> dict[str, 
         "startup": startup,
     }
     if not profile:
-        write("idle", len(run.fleet.names), settings, results, info)
+        write("idle", len(run.fleet.names), {"autoheal": settings, "fleet": run.fleet.describe()}, results, info)
     return results

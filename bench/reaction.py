@@ -1,6 +1,7 @@
 """Reaction: engine `unhealthy` -> autoheal's kill/restart -> running again, and crash `die` -> `start`.
 
-Incidents one at a time, round-robin over the N containers of the fleet; both ends of every figure
+Incidents one at a time, round-robin over the fleet's active containers (probed every second)
+while autoheal watches all N; both ends of every figure
 are the engine's own event timestamps (timeNano).
 """
 
@@ -30,7 +31,7 @@ def measure(run: Run, incidents: int) -> dict[str, Any]:
     figures: dict[str, list[float]] = {"unhealthy_to_kill_ms": [], "unhealthy_to_running_ms": [], "die_to_start_ms": []}
     try:
         ah.wait_healthy()
-        names = run.fleet.names
+        names = run.fleet.active
         for i in range(incidents):
             name = names[i % len(names)]
             cid = run.fleet.ids[name]
@@ -56,5 +57,6 @@ def measure(run: Run, incidents: int) -> dict[str, Any]:
         ah.stop()
     results = {key: summary(values) for key, values in figures.items()}
     results["autoheal_peak_rss_mib"] = round(rss["VmHWM"] / 1024, 1)
-    write("reaction", len(run.fleet.names), settings, results, info)
+    results["incident_containers"] = len(names)
+    write("reaction", len(run.fleet.names), {"autoheal": settings, "fleet": run.fleet.describe()}, results, info)
     return results

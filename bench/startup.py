@@ -57,5 +57,5 @@ def measure(run: Run, repeats: int) -> dict[str, Any]:
     results = {key: summary(values, 3) for key, values in times.items()}
     results["rss_at_health_200_mib"] = round(max(rss), 1)
     results["imports"] = import_cost()
-    write("startup", len(run.fleet.names), settings, results, info)
+    write("startup", len(run.fleet.names), {"autoheal": settings, "fleet": run.fleet.describe()}, results, info)
     return results

@@ -15,7 +15,7 @@ from bench.process import Autoheal
 from bench.profile import Spy
 from bench.run import Run
 from bench.settings import reacting
-from bench.stats import machine, write
+from bench.stats import machine, summary, write
 
 
 def peak_overlap(spans: list[tuple[int, int]]) -> int:
@@ -68,6 +68,11 @@ def measure(run: Run, max_parallel: int = 4, profile: Path | None = None) -> dic
         "not_healed": len(missing),
         "unhealthy_spread_s": round((max(unhealthy.values()) - first) / 1e9, 3),
         "first_unhealthy_to_all_restarted_s": round((max(restarted.values()) - first) / 1e9, 3) if restarted else None,
+        "last_unhealthy_to_all_restarted_s": round((max(restarted.values()) - max(unhealthy.values())) / 1e9, 3)
+        if restarted else None,
+        "restarts_per_s": round(len(restarted) / ((max(restarted.values()) - min(killed.values())) / 1e9), 2)
+        if restarted else None,
+        "wait_unhealthy_to_kill_s": summary([(killed[k] - unhealthy[k]) / 1e9 for k in killed], 3),
         "first_unhealthy_to_all_healthy_s": round((max(healthy.values()) - first) / 1e9, 3) if healthy else None,
         "peak_restarts_in_flight": peak_overlap([(killed[k], restarted[k]) for k in restarted]),
         "mean_restart_call_s": round(sum(restarted[k] - killed[k] for k in restarted) / len(restarted) / 1e9, 3),
@@ -75,5 +80,5 @@ def measure(run: Run, max_parallel: int = 4, profile: Path | None = None) -> dic
         "autoheal_peak_rss_mib": round(rss["VmHWM"] / 1024, 1),
     }
     if not profile:
-        write(f"storm-p{max_parallel}", n, settings, results, info)
+        write(f"storm-p{max_parallel}", n, {"autoheal": settings, "fleet": run.fleet.describe()}, results, info)
     return results
