@@ -81,6 +81,9 @@ class Fleet:
         self.flags = workdir / "flags"
         self.flags.mkdir(parents=True, exist_ok=True)
         self.flags.chmod(0o777)
+        # A network of the run's own: independent of the default bridge, and removed with the run.
+        self.network = f"ahbench-{run_id}"
+        docker("network", "create", "--label", f"{RUN_LABEL}={run_id}", self.network)
         self.names: list[str] = []
         self.ids: dict[str, str] = {}  # name -> id
         self.intervals: dict[str, float] = {}  # name -> health interval (s)
@@ -95,7 +98,7 @@ class Fleet:
         args = [
             "run" if started else "create", *(["-d"] if started else []), "--name", name,
             "--label", f"{RUN_LABEL}={self.run_id}", "--label", f"{self.label_key}=true",
-            "-e", f"AHB_ID={name}", "-v", f"{self.flags}:/ahb", *health_args(interval), IMAGE, "sh", "-c", SCRIPT,
+            "--network", self.network, "-e", f"AHB_ID={name}", "-v", f"{self.flags}:/ahb", *health_args(interval), IMAGE, "sh", "-c", SCRIPT,
         ]
         return name, docker(*args)
 
@@ -146,6 +149,7 @@ class Fleet:
         ids = docker("ps", "-aq", "--filter", f"label={RUN_LABEL}={self.run_id}").split()
         for start in range(0, len(ids), 100):
             subprocess.run(["docker", "rm", "-f", *ids[start:start + 100]], capture_output=True, timeout=300)
+        subprocess.run(["docker", "network", "rm", self.network], capture_output=True, timeout=60)
         self.names.clear()
         self.ids.clear()
         self.intervals.clear()
