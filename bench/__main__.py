@@ -15,6 +15,17 @@ from bench.run import Run, bench_run  # noqa: E402
 from bench.stats import RESULTS  # noqa: E402
 
 PER_N = ("idle", "startup", "checks", "reaction", "storm")
+CHOICES = (*PER_N, "api", "profile", "report")
+
+
+def _whats(text: str) -> set[str]:
+    chosen = {w.strip() for w in text.split(",") if w.strip()}
+    if chosen == {"all"}:
+        return set(CHOICES)
+    unknown = chosen - set(CHOICES)
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"unknown measurement {', '.join(sorted(unknown)) or text!r}")
+    return chosen
 
 
 def _ints(text: str) -> list[int]:
@@ -23,7 +34,7 @@ def _ints(text: str) -> list[int]:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python3 -m bench", description=__doc__.splitlines()[0])
-    p.add_argument("what", choices=("all", *PER_N, "api", "profile", "report"))
+    p.add_argument("what", type=_whats, help=f"all, or a comma list of: {', '.join(CHOICES)}")
     p.add_argument("--n", type=_ints, default=[10, 50, 200], help="container counts, e.g. 10,50,200")
     p.add_argument("--quick", action="store_true", help="short windows and few incidents, to try the suite out")
     p.add_argument("--seconds", type=float, default=None, help="idle and checks window [60; quick 10]")
@@ -49,20 +60,20 @@ def make_fleet(run: Run, n: int, args: argparse.Namespace) -> None:
     run.fleet.wait_healthy(timeout=120 + 3 * interval)
 
 
-def per_n(what: str, n: int, largest: bool, args: argparse.Namespace) -> None:
+def per_n(what: set[str], n: int, largest: bool, args: argparse.Namespace) -> None:
     seconds = args.seconds or (10 if args.quick else 60)
     with bench_run(args.quick) as run:
         make_fleet(run, n, args)
-        if what in ("all", "idle"):
+        if "idle" in what:
             idle.measure(run, seconds)
-        if what in ("all", "startup"):
+        if "startup" in what:
             startup.measure(run, 1 if args.quick else 3)
-        if what in ("all", "checks"):
+        if "checks" in what:
             checks.measure(run, seconds)
-        if what in ("all", "reaction"):
+        if "reaction" in what:
             run.fleet.wait_healthy()
             reaction.measure(run, args.incidents or (5 if args.quick else 20))
-        if what in ("all", "storm"):
+        if "storm" in what:
             for parallel in args.storm_parallel if largest else args.storm_parallel[:1]:
                 run.fleet.wait_healthy()
                 storm.measure(run, parallel)
@@ -94,14 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     started = time.monotonic()
     try:
-        if args.what in ("all", *PER_N):
+        if args.what & set(PER_N):
             for n in args.n:
                 per_n(args.what, n, n == max(args.n), args)
-        if args.what in ("all", "api"):
+        if "api" in args.what:
             api_runs(args)
-        if args.what in ("all", "profile"):
+        if "profile" in args.what:
             profiles(args)
-        if args.what in ("all", "report"):
+        if "report" in args.what:
             report.write_results_md()
     except KeyboardInterrupt:
         print("interrupted; containers and files of this run removed", file=sys.stderr)

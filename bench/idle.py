@@ -34,7 +34,7 @@ def measure(run: Run, seconds: float, profile: Path | None = None) -> dict[str, 
         startup = ah.wait_healthy()
         run.fleet.wait_healthy()
         time.sleep(SETTLE_SECONDS)
-        startup_calls = Counter(kind for _, _, kind in proxy.between(0, time.time()))
+        startup_calls = Counter(kind for _, _, kind, _ in proxy.between(0, time.time()))
         spy = Spy(ah.pid, profile, f"idle, N={len(run.fleet.names)}, {seconds:.0f} s") if profile else None
         start, cpu_start = time.time(), ah.cpu()
         time.sleep(seconds)
@@ -45,7 +45,12 @@ def measure(run: Run, seconds: float, profile: Path | None = None) -> dict[str, 
     finally:
         ah.stop()
         proxy.close()
-    calls = Counter(kind for _, _, kind in proxy.between(start, end))
+    window = proxy.between(start, end)
+    calls = Counter(kind for _, _, kind, _ in window)
+    ours = set(run.fleet.ids.values())
+    # Inspects of containers that are not the run's: other users of the engine created, started
+    # or removed containers meanwhile, and autoheal looks at every new container once.
+    others = sum(1 for _, _, _, cid in window if cid and cid not in ours)
     passes = calls.get("/containers/json", 0)
     cpu = cpu_end - cpu_start
     results = {
@@ -59,6 +64,8 @@ def measure(run: Run, seconds: float, profile: Path | None = None) -> dict[str, 
         "reconcile_passes_in_window": passes,
         "engine_calls_per_pass": round(sum(calls.values()) / passes, 2) if passes else None,
         "engine_calls_outside_listings": sum(calls.values()) - passes,
+        "engine_calls_about_the_runs_containers": sum(1 for _, _, _, cid in window if cid in ours),
+        "engine_calls_about_other_containers": others,
         "startup_engine_calls_by_path": dict(startup_calls),
         "startup": startup,
     }

@@ -25,7 +25,7 @@ class CountingProxy:
     def __init__(self, listen: Path, engine: str = "/var/run/docker.sock") -> None:
         self.listen = listen
         self.engine = engine
-        self.requests: list[tuple[float, str, str]] = []  # (time, method, kind)
+        self.requests: list[tuple[float, str, str, str]] = []  # (time, method, kind, container id or "")
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -62,7 +62,10 @@ class CountingProxy:
                     pending = lines.pop()[-4096:]
                     for line in lines:
                         if match := _REQUEST.match(line):
-                            self.requests.append((time.time(), match[1].decode(), kind_of(match[2].decode())))
+                            path = match[2].decode()
+                            cid = _ID.search(path)
+                            self.requests.append((time.time(), match[1].decode(), kind_of(path),
+                                                  cid[0][1:] if cid else ""))
                 writer.write(data)
                 await writer.drain()
         finally:
@@ -72,11 +75,18 @@ class CountingProxy:
                 except OSError:
                     pass
 
-    def between(self, start: float, end: float) -> list[tuple[float, str, str]]:
+    def between(self, start: float, end: float) -> list[tuple[float, str, str, str]]:
         return [r for r in self.requests if start <= r[0] < end]
 
+    async def _shutdown(self) -> None:
+        self._server.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def close(self) -> None:
-        self._loop.call_soon_threadsafe(self._server.close)
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self.listen.unlink(missing_ok=True)
