@@ -75,6 +75,16 @@ class CountingProxy:
                 except OSError:
                     pass
 
+    def first_call(self, kind: str, cid: str, after: float, timeout: float = 30) -> float:
+        """When the first request of this kind about this container after `after` passed the proxy."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = next((r[0] for r in list(self.requests) if r[0] > after and r[2] == kind and r[3] == cid), None)
+            if found is not None:
+                return found
+            time.sleep(0.01)
+        raise TimeoutError(f"no {kind} call for {cid[:12]}")
+
     def between(self, start: float, end: float) -> list[tuple[float, str, str, str]]:
         return [r for r in self.requests if start <= r[0] < end]
 

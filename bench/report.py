@@ -40,12 +40,14 @@ def tables(results: list[dict[str, Any]]) -> str:
     out = []
     if "reaction" in by:
         out += ["### Reaction (ms: median / p95 / max)", "",
-                "| N | unhealthy → autoheal's kill | unhealthy → running again | crash die → start | run |",
-                "|---|---|---|---|---|"]
+                "| N | unhealthy → autoheal's restart call | unhealthy → kill | unhealthy → running again | "
+                "die → autoheal's start call | die → start | run |", "|---|---|---|---|---|---|---|"]
+        none = {"n": 0, "median": None, "p95": None, "max": None}
         for r in by["reaction"]:
             x = r["results"]
-            out.append(f"| {r['n']} | {_ms(x['unhealthy_to_kill_ms'])} | {_ms(x['unhealthy_to_running_ms'])} | "
-                       f"{_ms(x['die_to_start_ms'])} | {_machine(r)} |")
+            out.append(f"| {r['n']} | {_ms(x.get('unhealthy_to_restart_call_ms', none))} | "
+                       f"{_ms(x['unhealthy_to_kill_ms'])} | {_ms(x['unhealthy_to_running_ms'])} | "
+                       f"{_ms(x.get('die_to_start_call_ms', none))} | {_ms(x['die_to_start_ms'])} | {_machine(r)} |")
         out.append("")
     storms = sorted((r for k, v in by.items() if k.startswith("storm") for r in v),
                     key=lambda r: (r["n"], r["results"]["max_parallel"]))
