@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 _REQUEST = re.compile(rb"^(GET|POST|PUT|DELETE|HEAD) (\S+) HTTP/1\.[01]$")
+_EVENT = re.compile(rb'"id":"([0-9a-f]{64})".*?"Action":"([^"]+)".*?"timeNano":(\d+)')
 _VERSION = re.compile(r"^/v\d+\.\d+")
 _ID = re.compile(r"/[0-9a-f]{64}")
 
@@ -26,6 +27,7 @@ class CountingProxy:
         self.listen = listen
         self.engine = engine
         self.requests: list[tuple[float, str, str, str]] = []  # (time, method, kind, container id or "")
+        self.delivered: dict[tuple[str, str, int], float] = {}  # (id, action, timeNano) -> when relayed to autoheal
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -57,6 +59,7 @@ class CountingProxy:
         pending = b""
         try:
             while data := await reader.read(65536):
+                now = time.time()
                 if count:  # request lines are whole lines of the client's stream
                     lines = (pending + data).split(b"\r\n")
                     pending = lines.pop()[-4096:]
@@ -64,8 +67,13 @@ class CountingProxy:
                         if match := _REQUEST.match(line):
                             path = match[2].decode()
                             cid = _ID.search(path)
-                            self.requests.append((time.time(), match[1].decode(), kind_of(path),
-                                                  cid[0][1:] if cid else ""))
+                            self.requests.append((now, match[1].decode(), kind_of(path), cid[0][1:] if cid else ""))
+                else:  # engine events are one JSON object a line
+                    lines = (pending + data).split(b"\n")
+                    pending = lines.pop()[-65536:]
+                    for line in lines:
+                        if b'"timeNano"' in line and (match := _EVENT.search(line)):
+                            self.delivered[(match[1].decode(), match[2].decode(), int(match[3]))] = now
                 writer.write(data)
                 await writer.drain()
         finally:
@@ -83,7 +91,20 @@ class CountingProxy:
             if found is not None:
                 return found
             time.sleep(0.01)
-        raise TimeoutError(f"no {kind} call for {cid[:12]}")
+        calls = [(round(r[0] - after, 3), r[2]) for r in self.requests if r[3] == cid and r[0] > after - 5]
+        raise TimeoutError(f"no {kind} call for {cid[:12]}; its calls around then: {calls}")
+
+    def calls_about(self, cid: str, start: float, end: float) -> list[str]:
+        return [r[2] for r in list(self.requests) if r[3] == cid and start <= r[0] <= end and r[1] == "POST"]
+
+    def relayed(self, cid: str, action: str, time_nano: int, timeout: float = 30) -> float:
+        """When the engine event (as stamped by the engine) passed the proxy on its way to autoheal."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (cid, action, time_nano) in self.delivered:
+                return self.delivered[(cid, action, time_nano)]
+            time.sleep(0.01)
+        raise TimeoutError(f"event {action} of {cid[:12]} never relayed")
 
     def between(self, start: float, end: float) -> list[tuple[float, str, str, str]]:
         return [r for r in self.requests if start <= r[0] < end]
