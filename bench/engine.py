@@ -149,7 +149,10 @@ class Fleet:
         ids = docker("ps", "-aq", "--filter", f"label={RUN_LABEL}={self.run_id}").split()
         for start in range(0, len(ids), 100):
             subprocess.run(["docker", "rm", "-f", *ids[start:start + 100]], capture_output=True, timeout=300)
-        subprocess.run(["docker", "network", "rm", self.network], capture_output=True, timeout=60)
+        for _ in range(10):  # the engine may still be detaching removed containers from it
+            if subprocess.run(["docker", "network", "rm", self.network], capture_output=True, timeout=60).returncode == 0:
+                break
+            time.sleep(2)
         self.names.clear()
         self.ids.clear()
         self.intervals.clear()

@@ -759,3 +759,10 @@ def test_an_ignored_unhealthy_spell_still_prevents_a_reset_in_on_failure_mode(cr
 
     assert isinstance(decision, Restart)
     assert decision.attempt == attempt
+
+
+def test_restarts_within_a_window_counts_only_recent_ones():
+    state = PolicyState(restarts=(100.0, 500.0, 900.0))
+
+    assert state.restarts_within(600, 1000.0) == (500.0, 900.0)
+    assert PolicyState().restarts_within(600, 1000.0) == ()
