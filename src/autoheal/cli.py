@@ -124,11 +124,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 def serve(
     args: argparse.Namespace, settings: Settings, explicit: dict, choices: dict[str, bool], environ: Mapping[str, str]
 ) -> int:
-    import uvicorn
-
     from autoheal.api.app import create_app
     from autoheal.api.security import load_token
     from autoheal.engine.service import Service
+    from autoheal.serving import serve as run_server
 
     configure_logging(args.log_level, args.log_format)
     data_dir: Path | None = None
@@ -167,10 +166,17 @@ def serve(
     # that a clean exit, so `docker stop` and systemd see success.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, log_config=None, access_log=False, timeout_graceful_shutdown=5)
+        return run_server(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            log_config=None,  # logging is configured above (text or JSON); uvicorn's loggers use it
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
     except KeyboardInterrupt:
         return 130
-    return 0
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import httpx
 import pytest
 
-from autoheal.checks import http as http_module
 from autoheal.checks.definition import CheckDefinition
 from autoheal.checks.http import HttpCheck, url_for
 from autoheal.domain.models import Container
@@ -215,31 +218,49 @@ def counted_clients(monkeypatch) -> list[httpx.AsyncClient]:
             built.append(self)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(http_module.httpx, "AsyncClient", Counting)
+    monkeypatch.setattr(httpx, "AsyncClient", Counting)
     return built
 
 
 async def test_running_the_check_again_builds_no_new_client(serve, counted_clients):
     port = await serve(answering("200 OK", b"ok"))
     check = HttpCheck()
-    built_by_constructor = len(counted_clients)
     try:
         for insecure in (False, True, False, True):
             outcome = await check.run(WEB, "127.0.0.1", http("/health", http_port=port, http_insecure=insecure))
             assert outcome.ok is True, outcome.detail
 
-        assert len(counted_clients) == built_by_constructor
+        assert len(counted_clients) == 2  # one verifying, one for http_insecure, each built once
     finally:
         await check.close()
 
 
-async def test_closing_the_check_closes_its_clients(counted_clients):
+async def test_it_builds_no_client_before_the_first_run(counted_clients):
     check = HttpCheck()
+
+    await check.close()
+
+    assert counted_clients == []
+
+
+async def test_closing_the_check_closes_its_clients(serve, counted_clients):
+    port = await serve(answering("200 OK", b"ok"))
+    check = HttpCheck()
+    await check.run(WEB, "127.0.0.1", http("/health", http_port=port))
 
     await check.close()
 
     assert counted_clients
     assert all(client.is_closed for client in counted_clients)
+
+
+def test_importing_the_service_does_not_import_httpx():
+    """httpx (and with it rich, pygments and click when installed) costs megabytes: only an HTTP check loads it."""
+    code = "import sys, autoheal.engine.service, autoheal.cli; print('httpx' in sys.modules)"
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": src})
+
+    assert done.stdout.strip() == "False", done.stderr
 
 
 async def _closed_port() -> int:

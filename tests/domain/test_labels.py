@@ -196,3 +196,20 @@ def test_only_usable_labels_count_as_applied(value, applied):
     # An ignored stop-timeout label falls back to the container's own StopTimeout.
     labelled = "autoheal.stop.timeout" in overrides.applied
     assert stop_timeout(overrides.restart, 42, labelled) == (5 if applied else 42)
+
+
+def test_a_container_without_override_labels_gets_the_global_settings_unchanged():
+    base = RestartSettings()
+
+    first = apply_overrides(base, {"com.example.team": "web", "autoheal": "true"})
+    second = apply_overrides(base, {})
+
+    assert first.restart is base
+    assert first.problems == () and first.applied == frozenset()
+    assert second is first  # one frozen value serves every such container
+
+
+def test_new_settings_are_not_answered_with_the_old_ones():
+    apply_overrides(RestartSettings(cooldown_seconds=5), {})
+
+    assert apply_overrides(RestartSettings(cooldown_seconds=7), {}).restart.cooldown_seconds == 7

@@ -787,3 +787,10 @@ def test_a_restart_with_a_parent_still_spaces_the_next_restart_by_the_cooldown()
 
     assert isinstance(decision, Restart)
     assert decision.at == 160.0  # cooldown 60 s after the restart with its parent
+
+
+def test_restarts_within_a_window_counts_only_recent_ones():
+    state = PolicyState(restarts=(100.0, 500.0, 900.0))
+
+    assert state.restarts_within(600, 1000.0) == (500.0, 900.0)
+    assert PolicyState().restarts_within(600, 1000.0) == ()

@@ -10,7 +10,7 @@ import pytest
 
 from autoheal.checks.definition import CheckDefinition
 from autoheal.engine import checker as checker_module
-from autoheal.engine.checker import Checker
+from autoheal.engine.checker import Checker, next_due
 
 # Checks run every 20 ms here: definitions refuse intervals under 1 s, so tests shorten them after validation.
 FAST_SECONDS = 0.02
@@ -377,3 +377,19 @@ async def test_a_check_past_its_timeout_is_a_failure(checked, make_container):
     [failed] = h.records("health_check_failed")
     assert failed.reason == "exec check failed 1 times: timed out after 0.05s"
     assert checker.states[web.id].last_ok is False
+
+
+# --- the schedule: runs stay on the interval's grid --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("due", "now", "expected"),
+    [
+        (100.0, 100.4, 101.0),  # a run that took 0.4 s: the next is still due one interval after the last
+        (100.0, 100.0, 101.0),
+        (100.0, 101.0, 101.0),  # exactly on time
+        (100.0, 103.5, 103.5),  # fell behind (a run longer than the interval): now, not three in a burst
+    ],
+)
+def test_the_next_run_is_due_one_interval_after_the_last_was_due(due, now, expected):
+    assert next_due(due, 1.0, now) == expected

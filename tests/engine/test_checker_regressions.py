@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from autoheal.checks import http as http_module
 from autoheal.checks.definition import CheckDefinition
 from autoheal.config import parse_settings
 from autoheal.engine.checker import Checker
@@ -211,8 +210,9 @@ async def test_closing_the_checker_closes_its_http_clients(checked, monkeypatch)
             built.append(self)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(http_module.httpx, "AsyncClient", Counting)
+    monkeypatch.setattr(httpx, "AsyncClient", Counting)
     _, checker = await checked()
+    checker._http._client(verify=True)  # built at the first HTTP check run  # noqa: SLF001
 
     await checker.close()
 

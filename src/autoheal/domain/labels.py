@@ -81,6 +81,8 @@ def _within_bounds(base: RestartSettings, field: str, value: object) -> object:
 
 def apply_overrides(base: RestartSettings, labels: Mapping[str, str]) -> Overrides:
     """Per-container restart settings; a bad label is ignored and reported, never fatal."""
+    if labels.keys().isdisjoint(OVERRIDE_LABELS):
+        return _unchanged(base)  # most containers: nothing to parse (the API lists hundreds at a time)
     changes: dict[str, object] = {}
     problems: list[str] = []
     for label, field in OVERRIDE_LABELS.items():
@@ -97,6 +99,16 @@ def apply_overrides(base: RestartSettings, labels: Mapping[str, str]) -> Overrid
     restart = base.model_copy(update=changes) if changes else base
     applied = frozenset(label for label, field in OVERRIDE_LABELS.items() if field in changes)
     return Overrides(restart=restart, problems=tuple(problems), applied=applied)
+
+
+_UNCHANGED: list[Overrides] = []  # the last one built, reused while the settings object is the same
+
+
+def _unchanged(base: RestartSettings) -> Overrides:
+    """Overrides of a container without override labels; frozen, so one serves them all."""
+    if not _UNCHANGED or _UNCHANGED[0].restart is not base:
+        _UNCHANGED[:] = [Overrides(restart=base, problems=(), applied=frozenset())]
+    return _UNCHANGED[0]
 
 
 def stop_timeout(restart: RestartSettings, container_stop_timeout: int | None, labelled: bool) -> int:

@@ -44,6 +44,8 @@ class PolicyState:
         return self.quarantined_at is not None
 
     def restarts_within(self, window_seconds: float, now: float) -> tuple[float, ...]:
+        if not self.restarts:
+            return ()  # most containers, asked for each one in every container listing
         return tuple(t for t in self.restarts if now - t < window_seconds)
 
 

@@ -22,6 +22,12 @@ log = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 16
 
 
+def next_due(due: float, interval_seconds: float, now: float) -> float:
+    """When a check runs next: one interval after it was due, so that the time a run takes does not
+    push the schedule later and later; a loop that fell behind runs now, never several in a burst."""
+    return max(due + interval_seconds, now)
+
+
 @dataclass
 class CheckState:
     """What the API shows about one container's custom check."""
@@ -127,8 +133,11 @@ class Checker:
 
     async def _loop(self, cid: str, state: CheckState) -> None:
         definition = state.definition
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         while True:
-            await asyncio.sleep(definition.interval_seconds)
+            due = next_due(due, definition.interval_seconds, loop.time())
+            await asyncio.sleep(due - loop.time())
             container = self.healer.containers.get(cid)
             if container is None or not container.running or self.healer._acting_now(cid):
                 continue  # not while autoheal itself is restarting it

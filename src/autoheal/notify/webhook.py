@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from autoheal.notify.base import Delivery
 from autoheal.notify.notice import Notice
+
+if TYPE_CHECKING:
+    import httpx
 
 # Worth another try: the receiver is busy, rate limiting, or broken for now.
 _RETRYABLE = frozenset({408, 425, 429})
@@ -36,11 +37,13 @@ class Webhook:
         timeout_seconds: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        import httpx  # only when a webhook is configured: importing httpx costs memory at every start
         self.url = url
         self.json_key = json_key
         self.fmt = fmt
         self.target = mask(url)
         # trust_env: outbound notifications may have to go through the host's HTTP proxy.
+        self._httpx = httpx
         self._client = httpx.AsyncClient(
             timeout=timeout_seconds, follow_redirects=False, trust_env=True, transport=transport
         )
@@ -51,6 +54,7 @@ class Webhook:
         return {**notice.fields(), self.json_key: notice.text}
 
     async def send(self, notice: Notice) -> Delivery:
+        httpx = self._httpx
         started = time.monotonic()
         try:
             response = await self._client.post(self.url, json=self.payload(notice))
