@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import Response
 
 from autoheal.api.deps import find_container, get_service
 from autoheal.api.schemas import (
@@ -17,13 +22,43 @@ from autoheal.domain.labels import apply_overrides
 from autoheal.engine.service import Service
 
 router = APIRouter(prefix="/api/containers", tags=["containers"])
+# The list is built once and served again while nothing it shows has changed, for at most this
+# long: check results and restart windows move with time without announcing it.
+LISTING_MAX_AGE_SECONDS = 1.0
+
+
+@dataclass
+class _Listing:
+    """The serialised list, and what it was built from."""
+
+    key: Any = None
+    body: bytes = b""
+    built_at: float = 0.0
+
+
+def _listing_key(service: Service) -> tuple[Any, ...]:
+    healer = service.healer
+    return (
+        service.broadcast.version,  # every container or policy change, every event record
+        id(healer.settings),  # settings are replaced, never changed in place
+        tuple(sorted(healer.choices.items())),
+        tuple(map(id, healer.containers.values())),  # containers are frozen: a new object per change
+        healer.maintenance,
+    )
 
 
 @router.get("", response_model=ContainerList, summary="All containers, with why each is (not) monitored")
-async def list_containers(service: Service = Depends(get_service)) -> ContainerList:
-    containers = sorted(list(service.healer.containers.values()), key=lambda c: c.name)
-    graph = service.healer.dependents.graph()
-    return ContainerList(containers=[container_out(service, c, graph=graph) for c in containers])
+async def list_containers(request: Request, service: Service = Depends(get_service)) -> Response:
+    listing: _Listing | None = getattr(request.app.state, "container_listing", None)
+    if listing is None:
+        listing = request.app.state.container_listing = _Listing()
+    key, now = _listing_key(service), time.monotonic()
+    if key != listing.key or now - listing.built_at > LISTING_MAX_AGE_SECONDS:
+        containers = sorted(list(service.healer.containers.values()), key=lambda c: c.name)
+        graph = service.healer.dependents.graph()
+        body = ContainerList(containers=[container_out(service, c, graph=graph) for c in containers])
+        listing.key, listing.body, listing.built_at = key, body.model_dump_json().encode(), now
+    return Response(listing.body, media_type="application/json")
 
 
 @router.get("/{ref}", response_model=ContainerDetail, summary="One container (id, id prefix or name)")

@@ -25,12 +25,14 @@ class Broadcaster:
 
     def __init__(self) -> None:
         self._queues: set[asyncio.Queue[Change | None]] = set()
+        self.version = 0  # counts every change published, so that a reader can tell nothing changed
 
     @property
     def subscribers(self) -> int:
         return len(self._queues)
 
     def publish(self, change: Change) -> None:
+        self.version += 1
         for queue in list(self._queues):
             try:
                 queue.put_nowait(change)
