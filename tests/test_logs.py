@@ -50,6 +50,9 @@ def test_every_event_record_is_logged_once_with_its_fields(caplog):
 def test_configure_routes_everything_through_one_formatter(capsys):
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    uvicorn_error = logging.getLogger("uvicorn.error")
+    uvicorn_error.addHandler(logging.StreamHandler())  # as uvicorn's own default configuration leaves it
+    uvicorn_error.propagate = False
     try:
         configure("warning", "json")
         logging.getLogger("uvicorn.error").warning("port in use")
