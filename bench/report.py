@@ -34,7 +34,8 @@ def _machine(r: dict[str, Any]) -> str:
 def tables(results: list[dict[str, Any]]) -> str:
     by = {}
     for r in results:
-        by.setdefault(r["benchmark"], []).append(r)
+        if "benchmark" in r:  # results/faults.json is written by the fault tests, in a shape of its own
+            by.setdefault(r["benchmark"], []).append(r)
     for rows in by.values():
         rows.sort(key=lambda r: r["n"] or 0)
     out = []
