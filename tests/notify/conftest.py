@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
 from autoheal.notify.base import Delivery
 from autoheal.notify.notice import Notice
-from autoheal.store.db import Database
-from autoheal.store.outbox import Outbox
+from tests.store.conftest import outbox  # noqa: F401 - the same in-memory outbox fixture
 
 
 class ScriptedChannel:
@@ -43,14 +41,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def outbox() -> AsyncIterator[Outbox]:
-    db = Database(None)
-    await db.open()
-    yield Outbox(db)
-    await db.close()
 
 
 @pytest.fixture

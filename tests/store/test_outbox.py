@@ -2,20 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
-from autoheal.store.db import Database
-from autoheal.store.outbox import Attempt, Outbox
-
-
-@pytest.fixture
-async def outbox() -> AsyncIterator[Outbox]:
-    db = Database(None)
-    await db.open()
-    yield Outbox(db)
-    await db.close()
+from autoheal.store.outbox import Attempt
 
 
 def failed(at: float, code: int = 500) -> Attempt:
