@@ -213,3 +213,14 @@ def test_new_settings_are_not_answered_with_the_old_ones():
     apply_overrides(RestartSettings(cooldown_seconds=5), {})
 
     assert apply_overrides(RestartSettings(cooldown_seconds=7), {}).restart.cooldown_seconds == 7
+
+
+def test_a_value_of_escaped_characters_is_echoed_short():
+    """Found by hypothesis: repr() of astral characters and the parser's message both grow a short value."""
+    from autoheal.config import RestartSettings
+    from autoheal.domain.labels import apply_overrides
+
+    value = "0" * 14 + "\x1f" * 3 + "\U000101fe\U00011daa" + "\U00018cd6" * 20
+    [problem] = apply_overrides(RestartSettings(), {"autoheal.cooldown": value}).problems
+    assert problem.startswith("autoheal.cooldown=") and problem.endswith(", ignored")
+    assert len(problem) < 300

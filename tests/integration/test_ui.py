@@ -18,7 +18,7 @@ import uvicorn
 
 from autoheal.api.app import create_app
 from autoheal.engine.service import Service
-from tests.integration.support import HEALTH_CMD, Autoheal, docker, wait_for
+from tests.integration.support import CRASH_ONCE, HEALTH_CMD, Autoheal, docker, wait_for
 from tests.integration.test_cli import free_port
 
 pytestmark = pytest.mark.integration
@@ -436,7 +436,7 @@ async def test_a_lost_connection_is_marked_and_the_page_recovers_by_itself(ah, c
             await live(page)
         await expect(page.locator("#conn")).to_have_attribute("data-state", "down")
         await expect(page.locator("#conn")).to_contain_text("Disconnected")
-        name = containers.run("exit 3", options=NO_NETWORK)  # happens while the page is cut off
+        name = containers.run(CRASH_ONCE, options=NO_NETWORK)  # happens while the page is cut off
         await ah.wait_record(name, "restart")
         async with serve(ah.service, port=port):
             await live(page)
@@ -495,7 +495,6 @@ async def test_each_tab_in_light_and_dark_mode(ah, containers, browser, tmp_path
 
 async def test_the_configuration_tab_lists_notification_channels_and_sends_a_test(start_autoheal, containers, browser):
     from tests.integration.receiver import Receiver
-    from tests.integration.support import CRASH_ONCE
 
     receiver = await Receiver().start()
     try:
@@ -524,3 +523,21 @@ async def test_the_configuration_tab_lists_notification_channels_and_sends_a_tes
             assert not pages.problems, pages.problems
     finally:
         await receiver.close()
+
+
+async def test_the_detail_view_shows_a_containers_parents_and_children(ah, containers, browser):
+    parent = containers.run(HEALTHY_WHILE_OK, options=NO_NETWORK)
+    child = containers.run(HEALTHY_WHILE_OK, labels={"autoheal.depends_on": parent}, options=NO_NETWORK)
+    await wait_for(lambda: ah.container(parent) and ah.container(child), "autoheal sees both")
+    async with serve(ah.service) as base, Pages(browser) as pages:
+        page = await pages.new()
+        await page.goto(base + "/#containers")
+        for name, shown, other in ((child, "Depends on", parent), (parent, "Needed by", child)):
+            await page.fill("#c-filter", name)
+            await page.locator(f'#c-rows tr[data-name="{name}"] .c-open').click()
+            detail = page.locator("#detail")
+            await expect(detail).to_contain_text(shown)
+            await expect(detail).to_contain_text(other)
+            await page.locator("#detail .btn-close").click()
+            await expect(detail).to_be_hidden()
+    assert pages.problems == []

@@ -25,6 +25,11 @@ OVERRIDE_LABELS: dict[str, str] = {
 _MAX_SECONDS = 7 * 86400
 
 
+def _short(text: str, limit: int) -> str:
+    """At most `limit` characters: a label's value is echoed in records and the API, never whole."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def truthy(value: str | None) -> bool | None:
     """True/False for a recognised boolean label value (any case), None otherwise."""
     if value is None:
@@ -95,7 +100,7 @@ def apply_overrides(base: RestartSettings, labels: Mapping[str, str]) -> Overrid
         try:
             changes[field] = _within_bounds(base, field, _parse(field, raw))
         except (ValueError, OverflowError) as exc:  # OverflowError: int(float("inf"))
-            problems.append(f"{label}={raw[:64]!r}: {exc}, ignored")
+            problems.append(f"{label}={_short(repr(raw), 80)}: {_short(str(exc), 100)}, ignored")
     restart = base.model_copy(update=changes) if changes else base
     applied = frozenset(label for label, field in OVERRIDE_LABELS.items() if field in changes)
     return Overrides(restart=restart, problems=tuple(problems), applied=applied)

@@ -153,13 +153,16 @@ class Dispatcher:
         return list(zip(self.channels, results, strict=True))
 
     async def run(self, tick: Callable[[], None] = lambda: None) -> None:
-        """Deliver until cancelled; call tick() at least every TICK_SECONDS."""
+        """Deliver until cancelled; call tick() each second (every TICK_SECONDS with no channel)."""
         while True:
             self._wake.clear()
             next_due = await self.step()
             tick()
             await self._maybe_prune()
-            wait = TICK_SECONDS if next_due is None else min(TICK_SECONDS, max(0.0, next_due - self.clock()))
+            # With a channel, tick each second: a short outage is judged on time (a second's cost is
+            # tiny); with none there is nothing to tell, and ticks are rare.
+            tick_seconds = 1.0 if self.channels else TICK_SECONDS
+            wait = tick_seconds if next_due is None else min(tick_seconds, max(0.0, next_due - self.clock()))
             try:
                 async with asyncio.timeout(wait):
                     await self._wake.wait()
