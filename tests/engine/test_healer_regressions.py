@@ -406,3 +406,21 @@ async def test_an_event_of_autoheals_own_action_handled_late_is_still_its_own(ha
     assert h.healer._is_own(cid, "die", event_time=done_at + 1)  # ...but it happened within the slack
     assert not h.healer._is_own(cid, "die", event_time=done_at + OWN_EVENT_SLACK_SECONDS + 1)
     assert cid not in h.healer.acting  # a later event of someone else's ends the mark
+
+
+async def test_an_unhealthy_verdict_about_the_run_before_the_last_start_is_ignored(harness, make_container):
+    """Seen in a storm of 100: a probe's verdict handled after the restart it caused restarted it again."""
+    from autoheal.domain.models import DockerEvent
+
+    h = await harness({"restart": {"cooldown_seconds": 0}})
+    web = h.fake.add(make_container(labels={"autoheal": "true"}, has_healthcheck=True, health="healthy"))
+    await h.healer.reconcile()
+    started_at = h.healer.containers[web.id].started_at
+    stale = DockerEvent("health_status", web.id, web.name, started_at - 1.0, health="unhealthy")
+    await h.healer.handle_event(stale)
+    await h.idle()
+    assert h.fake.actions == [] and h.records("scheduled") == []
+    assert h.healer.containers[web.id].health == "healthy"  # the live view is not overwritten either
+    h.fake.set_health(web.id, "unhealthy")  # a verdict about this run is acted on
+    await h.idle()
+    assert [a[0] for a in h.fake.actions] == ["restart"]

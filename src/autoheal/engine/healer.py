@@ -131,6 +131,8 @@ class Healer(Acting):
         container = await self._current(cid, refresh=event.action in ("create", "rename") or cid not in self.containers)
         if container is None:
             return
+        if event.action == "health_status" and container.started_at and event.time < container.started_at:
+            return  # a verdict about the run before the last start, handled late: not about this run
         own = self._is_own(cid, event.action, event.time)
         container = self._apply_event(container, event)
         self.containers[cid] = container
