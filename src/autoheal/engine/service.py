@@ -81,7 +81,13 @@ class Service:
         self.broadcast = Broadcaster()
         self.events = EventLog(on_add=self._on_record)
         self.outbox = Outbox(self.store.db)
-        self.dispatcher = Dispatcher(self.outbox, channels_for(self.notify_settings), self.notify_settings, self.metrics)
+        self.dispatcher = Dispatcher(
+            self.outbox,
+            channels_for(self.notify_settings),
+            self.notify_settings,
+            self.metrics,
+            max_age=lambda: self._retention()[1],  # finished notices are kept like the event log
+        )
         self.notifier = Notifier(
             self.notify_settings,
             self.dispatcher,
@@ -137,8 +143,7 @@ class Service:
         return container.labels if container is not None else None
 
     def _notify_tick(self) -> None:
-        """Each pass of the dispatcher: degraded/recovered notices, retention of the outbox."""
-        self.dispatcher.max_age_seconds = self.settings.events.retention_days * 86400
+        """Each pass of the dispatcher: degraded/recovered notices."""
         ok, body = self.health()
         self.notifier.health(ok, body["problems"])
 

@@ -33,13 +33,15 @@ class Dispatcher:
         settings: NotifySettings,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
+        max_age: Callable[[], float] = lambda: 30 * 86400.0,
     ) -> None:
+        """max_age: how long finished entries are kept, in seconds, read live (the event retention)."""
         self.outbox = outbox
         self.channels = list(channels)
         self.settings = settings
         self.metrics = metrics
         self.clock = clock
-        self.max_age_seconds = 30 * 86400.0  # finished entries; the service sets the events retention
+        self._max_age = max_age
         self._by_name = {channel.name: channel for channel in self.channels}
         self._new: list[Notice] = []
         self._wake = asyncio.Event()
@@ -174,7 +176,7 @@ class Dispatcher:
         if now - self._last_prune < PRUNE_EVERY_SECONDS:
             return
         self._last_prune = now
-        gone = await self.outbox.prune(KEEP_FINISHED, self.max_age_seconds, now)
+        gone = await self.outbox.prune(KEEP_FINISHED, self._max_age(), now)
         if gone:
             log.info("notification outbox: %d finished entries removed", gone)
 
